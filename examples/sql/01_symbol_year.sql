@@ -1,0 +1,11 @@
+-- One symbol's year of daily bars (split/dividend-adjusted), oldest first.
+-- Shows: plain filtering on the `bars` view; the date range is half-open so it
+-- works for any year without caring about Dec 31 being a trading day.
+-- Run:   kestrel sql --file examples/sql/01_symbol_year.sql
+--        (add --csv or --json for machine-readable output; edit symbol/year below)
+SELECT date, open, high, low, close, volume
+FROM bars
+WHERE symbol = 'AAPL'
+  AND date >= DATE '2024-01-01'
+  AND date <  DATE '2025-01-01'
+ORDER BY date;

@@ -1,0 +1,63 @@
+import { SingleBar, Presets } from 'cli-progress';
+import { loadConfig, loadDotEnv, type Config } from '../core/config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createLogger, type Logger } from '../core/logger.js';
+
+/** What every command gets: validated config, a clock, a logger and output helpers. */
+export interface CliContext {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  /** True when stdout is a terminal (colours, progress bars). */
+  tty: boolean;
+  out(text: string): void;
+  json(value: unknown): void;
+  progress(label: string): Progress;
+}
+
+export interface Progress {
+  update(stage: string, done: number, total: number): void;
+  stop(): void;
+}
+
+export interface IO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function createContext(component: string, io: IO, overrides: Partial<Config> = {}, opts: { quiet?: boolean } = {}): CliContext {
+  loadDotEnv();
+  const config = { ...loadConfig(), ...stripUndefined(overrides) };
+  const tty = Boolean(io.stdout.isTTY);
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && Boolean(io.stderr.isTTY));
+  const logger = createLogger(component, { level: opts.quiet ? 'warn' : config.logLevel, pretty });
+  return {
+    config,
+    clock: systemClock,
+    logger,
+    tty,
+    out: (text) => io.stdout.write(text.endsWith('\n') ? text : text + '\n'),
+    json: (value) => io.stdout.write(JSON.stringify(value, null, 2) + '\n'),
+    progress: (label) => (tty && !opts.quiet ? barProgress(label, io) : { update: () => {}, stop: () => {} }),
+  };
+}
+
+function barProgress(label: string, io: IO): Progress {
+  const bar = new SingleBar({ format: `${label} {stage} [{bar}] {percentage}% ({value}/{total})`, stream: io.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic);
+  let started = false;
+  return {
+    update: (stage, done, total) => {
+      if (!started) {
+        bar.start(total, done, { stage });
+        started = true;
+      }
+      bar.setTotal(total);
+      bar.update(done, { stage });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

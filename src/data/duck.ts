@@ -1,0 +1,62 @@
+import { DuckDBDataChunk, DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+
+/**
+ * Thin wrapper over @duckdb/node-api: one in-memory engine per job, plus a columnar
+ * appender that moves typed arrays into a table a chunk at a time (≈10x faster than rows).
+ */
+export interface Duck {
+  con: DuckDBConnection;
+  run(sql: string): Promise<void>;
+  /** Rows as JSON-safe objects (dates as strings, BIGINT as strings when large). */
+  rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Columns as JS values, keyed by name (fast path for bulk reads). */
+  columns(sql: string): Promise<Record<string, unknown[]>>;
+  appendColumns(table: string, types: readonly DuckDBType[], columns: ReadonlyArray<ArrayLike<DuckDBValue>>, rowCount: number): Promise<void>;
+  close(): void;
+}
+
+const CHUNK = 2048; // DuckDB's standard vector size
+
+export async function openDuck(opts: { threads?: number; memoryLimit?: string } = {}): Promise<Duck> {
+  const config: Record<string, string> = {};
+  if (opts.threads) config.threads = String(opts.threads);
+  if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  const instance = await DuckDBInstance.create(':memory:', config);
+  const con = await instance.connect();
+  return {
+    con,
+    run: async (sql) => {
+      await con.run(sql);
+    },
+    rows: async <T>(sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson() as T[],
+    columns: async (sql) => (await con.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>,
+    appendColumns: async (table, types, columns, rowCount) => {
+      const appender = await con.createAppender(table);
+      try {
+        for (let s = 0; s < rowCount; s += CHUNK) {
+          const e = Math.min(rowCount, s + CHUNK);
+          const chunk = DuckDBDataChunk.create(types, e - s);
+          columns.forEach((col, k) => chunk.setColumnValues(k, sliceValues(col, s, e)));
+          appender.appendDataChunk(chunk);
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    },
+    close: () => {
+      con.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+function sliceValues(col: ArrayLike<DuckDBValue>, s: number, e: number): DuckDBValue[] {
+  if (Array.isArray(col)) return col.slice(s, e);
+  const out = new Array<DuckDBValue>(e - s);
+  for (let i = s; i < e; i++) out[i - s] = col[i]!;
+  return out;
+}
+
+/** SQL string literal. */
+export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;

@@ -1,0 +1,150 @@
+import { dayString } from '../../core/clock.js';
+import type { SymbolBars } from '../bars.js';
+import { isTradingDay, tradingDaysBetween } from '../calendar.js';
+import { ROW_RULES, type GatesConfig, type RowRule } from './rules.js';
+
+/**
+ * Row-level quality gates for one symbol's series (sorted by date). Each row gets at most
+ * one verdict, the first rule that fails in the order below: structural problems first,
+ * then price sanity, then the sequential rules (which only look at rows still accepted).
+ */
+export interface GateVerdicts {
+  /** 0 = accepted, k = ROW_RULES[k - 1]. */
+  rule: Uint8Array;
+  detail: Map<number, string>;
+  missing: { count: number; gaps: Array<[string, string]> };
+}
+
+export const ruleCode = (r: RowRule): number => ROW_RULES.indexOf(r) + 1;
+const DUP = ruleCode('duplicate');
+const NTD = ruleCode('non_trading_day');
+const NPP = ruleCode('non_positive_price');
+const OHLC = ruleCode('ohlc_invariant');
+const NPV = ruleCode('non_positive_volume');
+const STALE = ruleCode('stale_price');
+const MOVE = ruleCode('large_move');
+
+const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, ''));
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySet<number>, files: readonly string[]): GateVerdicts {
+  const n = b.day.length;
+  const rule = new Uint8Array(n);
+  const detail = new Map<number, string>();
+  const flag = (i: number, code: number, text: string) => {
+    rule[i] = code;
+    detail.set(i, text);
+  };
+  const { open: o, high: h, low: l, close: c, volume: v, day } = b;
+
+  for (let i = 0; i < n; i++) {
+    if (cfg.duplicate.enabled && i > 0 && day[i] === day[i - 1]) {
+      // Rows are sorted stably, so the first occurrence in input order is the one kept.
+      let k = i - 1;
+      while (k > 0 && day[k - 1] === day[i]) k--;
+      const same = o[i] === o[k] && h[i] === h[k] && l[i] === l[k] && c[i] === c[k] && v[i] === v[k];
+      flag(i, DUP, `${same ? 'identical' : 'conflicting'} copy of ${files[b.fileIdx[k]!]}:${b.line[k]}`);
+      continue;
+    }
+    if (cfg.non_trading_day.enabled && !isTradingDay(day[i]!)) {
+      flag(i, NTD, `${dayString(day[i]!)} is not an NYSE trading day`);
+      continue;
+    }
+    if (cfg.non_positive_price.enabled && !(o[i]! > 0 && h[i]! > 0 && l[i]! > 0 && c[i]! > 0 && (!b.adjClose || b.adjClose[i]! > 0 || Number.isNaN(b.adjClose[i]!)))) {
+      flag(i, NPP, `open=${fmt(o[i]!)} high=${fmt(h[i]!)} low=${fmt(l[i]!)} close=${fmt(c[i]!)}${b.adjClose ? ` adj_close=${fmt(b.adjClose[i]!)}` : ''}`);
+      continue;
+    }
+    if (cfg.ohlc_invariant.enabled) {
+      const eps = 1 + cfg.ohlc_invariant.relTolerance;
+      const lo = l[i]!, hi = h[i]!;
+      const broken: string[] = [];
+      if (lo > o[i]! * eps) broken.push(`low ${fmt(lo)} > open ${fmt(o[i]!)}`);
+      if (lo > c[i]! * eps) broken.push(`low ${fmt(lo)} > close ${fmt(c[i]!)}`);
+      if (o[i]! > hi * eps) broken.push(`open ${fmt(o[i]!)} > high ${fmt(hi)}`);
+      if (c[i]! > hi * eps) broken.push(`close ${fmt(c[i]!)} > high ${fmt(hi)}`);
+      if (broken.length) {
+        flag(i, OHLC, broken.join('; '));
+        continue;
+      }
+    }
+    if (cfg.non_positive_volume.enabled && !(v[i]! > 0)) flag(i, NPV, `volume=${fmt(v[i]!)}`);
+  }
+
+  // Stale runs: the same close (and OHLC) day after day is a vendor forward-fill, not trading.
+  if (cfg.stale_price.enabled) {
+    const maxSame = cfg.stale_price.maxUnchangedDays;
+    let runStart = -1;
+    let prev = -1;
+    for (let i = 0; i < n; i++) {
+      if (rule[i] !== 0 && rule[i] !== NPV) continue;
+      const same = prev >= 0 && c[i] === c[prev] && o[i] === o[prev] && h[i] === h[prev] && l[i] === l[prev];
+      if (!same) runStart = i;
+      else if (countAccepted(rule, runStart, i) > maxSame && rule[i] === 0) {
+        flag(i, STALE, `price ${fmt(c[i]!)} unchanged since ${dayString(day[runStart]!)} (more than ${maxSame} days)`);
+      }
+      prev = i;
+    }
+  }
+
+  // Large moves: judged against the last accepted close AND the previous row, so a one-day
+  // vendor spike is caught without quarantining every row after a genuine level shift.
+  if (cfg.large_move.enabled) {
+    const lim = cfg.large_move.maxAbsReturn;
+    let lastOk = -1;
+    let prevRow = -1;
+    for (let i = 0; i < n; i++) {
+      if (rule[i] !== 0) continue;
+      if (lastOk >= 0 && !actionDays.has(day[i]!)) {
+        const rAcc = c[i]! / c[lastOk]! - 1;
+        const rPrev = c[i]! / c[prevRow]! - 1;
+        if (Math.abs(rAcc) > lim && Math.abs(rPrev) > lim) {
+          flag(i, MOVE, `close ${fmt(c[i]!)} vs ${fmt(c[lastOk]!)} on ${dayString(day[lastOk]!)}: ${rAcc > 0 ? '+' : ''}${pct(rAcc)} with no corporate action`);
+          prevRow = i;
+          continue;
+        }
+      }
+      lastOk = i;
+      prevRow = i;
+    }
+  }
+
+  return { rule, detail, missing: cfg.missing_dates.enabled ? missingDates(b.day, rule) : { count: 0, gaps: [] } };
+}
+
+function countAccepted(rule: Uint8Array, from: number, to: number): number {
+  let k = 0;
+  for (let i = from; i <= to; i++) if (rule[i] === 0) k++;
+  return k;
+}
+
+/** Trading days between the first and last accepted row that have no accepted row. */
+export function missingDates(day: Int32Array, rule: Uint8Array): { count: number; gaps: Array<[string, string]> } {
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < day.length; i++) {
+    if (rule[i] !== 0) continue;
+    if (first < 0) first = i;
+    last = i;
+  }
+  if (first < 0) return { count: 0, gaps: [] };
+  const expected = tradingDaysBetween(day[first]!, day[last]!);
+  const gaps: Array<[string, string]> = [];
+  let count = 0;
+  let j = first;
+  let gapStart = -1;
+  let gapEnd = -1;
+  for (let e = 0; e < expected.length; e++) {
+    const d = expected[e]!;
+    while (j <= last && (rule[j] !== 0 || day[j]! < d)) j++;
+    if (j <= last && day[j] === d) {
+      if (gapStart >= 0) gaps.push([dayString(gapStart), dayString(gapEnd)]);
+      gapStart = -1;
+    } else {
+      count++;
+      if (gapStart < 0) gapStart = d;
+      gapEnd = d;
+    }
+  }
+  if (gapStart >= 0) gaps.push([dayString(gapStart), dayString(gapEnd)]);
+  return { count, gaps };
+}

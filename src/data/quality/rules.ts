@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InputError } from '../../core/errors.js';
+
+/**
+ * Quality-gate settings. Every rule has a name, its own threshold(s) and a tolerance
+ * (`maxRows`): when a rule flags more rows than that, the run fails and nothing is published.
+ * Defaults are what a careful user wants on daily US equity bars; override any of them
+ * with a JSON file (`--gates FILE` or KESTREL_GATES_FILE).
+ */
+const Tolerance = { maxRows: z.number().int().nonnegative().nullable().default(null) };
+const Base = { enabled: z.boolean().default(true), ...Tolerance };
+
+export const GatesSchema = z
+  .object({
+    malformed: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    duplicate: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    non_trading_day: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    non_positive_price: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    ohlc_invariant: z
+      .object({ ...Base, relTolerance: z.number().nonnegative().default(0) })
+      .strict()
+      .default({ enabled: true, maxRows: null, relTolerance: 0 }),
+    non_positive_volume: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    large_move: z
+      .object({ ...Base, maxAbsReturn: z.number().positive().default(0.3) })
+      .strict()
+      .default({ enabled: true, maxRows: null, maxAbsReturn: 0.3 }),
+    stale_price: z
+      .object({ ...Base, maxUnchangedDays: z.number().int().min(1).default(5) })
+      .strict()
+      .default({ enabled: true, maxRows: null, maxUnchangedDays: 5 }),
+    missing_dates: z
+      .object({ ...Base, maxMissingDays: z.number().int().nonnegative().nullable().default(null) })
+      .strict()
+      .default({ enabled: true, maxRows: null, maxMissingDays: null }),
+    freshness: z
+      .object({ enabled: z.boolean().default(true), maxLagDays: z.number().int().nonnegative().default(1) })
+      .strict()
+      .default({ enabled: true, maxLagDays: 1 }),
+    /** Whole-run tolerance: a vendor file that is mostly garbage must not be published. */
+    maxQuarantineFraction: z.number().min(0).max(1).default(0.05),
+  })
+  .strict();
+
+export type GatesConfig = z.infer<typeof GatesSchema>;
+/** Rules that quarantine rows (missing_dates and freshness report, they have no rows). */
+export const ROW_RULES = ['malformed', 'duplicate', 'non_trading_day', 'non_positive_price', 'ohlc_invariant', 'non_positive_volume', 'stale_price', 'large_move'] as const;
+export type RowRule = (typeof ROW_RULES)[number];
+
+export function defaultGates(): GatesConfig {
+  return GatesSchema.parse({});
+}
+
+export function parseGates(json: unknown, where: string): GatesConfig {
+  const r = GatesSchema.safeParse(json ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new InputError(`${where}: ${i.path.join('.') || '(root)'}: ${i.message}`, 'bad_config');
+  }
+  return r.data;
+}
+
+export function loadGates(file: string | undefined): GatesConfig {
+  if (!file) return defaultGates();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new InputError(`gates file not found: ${file}`, 'bad_config');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`, 'bad_config');
+  }
+  return parseGates(json, file);
+}
