@@ -62,7 +62,8 @@ export function parseNumber(s: string): number {
     const c = s.charCodeAt(i);
     if (c !== 101 && c !== 69) return NaN;
     if (!/^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$/.test(s)) return NaN;
-    return Number(s);
+    const x = Number(s);
+    return Number.isFinite(x) ? x : NaN; // '1e999' overflows to Infinity: not a number we accept
   }
   // Both operands exact (mant < 2^53, 10^scale ≤ 10^22), so the quotient is correctly rounded, like Number().
   if (digits > 15 || scale > 22) return Number(s);

@@ -1,6 +1,6 @@
 import { dayString } from '../../core/clock.js';
 import type { SymbolBars } from '../bars.js';
-import { isTradingDay, tradingDaysBetween } from '../calendar.js';
+import { isTradingDay, MAX_YEAR, MIN_YEAR, tradingDaysBetween, yearOf } from '../calendar.js';
 import { ROW_RULES, type GatesConfig, type RowRule } from './rules.js';
 
 /**
@@ -46,6 +46,11 @@ export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySe
       flag(i, DUP, `${same ? 'identical' : 'conflicting'} copy of ${files[b.fileIdx[k]!]}:${b.line[k]}`);
       continue;
     }
+    if (cfg.non_trading_day.enabled && !inCalendar(day[i]!)) {
+      // The calendar throws outside its range; such a row cannot be judged, so it is quarantined.
+      flag(i, NTD, `${safeDayString(day[i]!)} is outside the supported calendar range (${MIN_YEAR}..${MAX_YEAR})`);
+      continue;
+    }
     if (cfg.non_trading_day.enabled && !isTradingDay(day[i]!)) {
       flag(i, NTD, `${dayString(day[i]!)} is not an NYSE trading day`);
       continue;
@@ -89,7 +94,8 @@ export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySe
   // Large moves: judged against the last accepted close AND the previous row, so a one-day
   // vendor spike is caught without quarantining every row after a genuine level shift.
   if (cfg.large_move.enabled) {
-    const lim = cfg.large_move.maxAbsReturn;
+    // Relative slack so a move of exactly the limit passes despite rounding (130 / 100 - 1 > 0.3 in doubles).
+    const lim = cfg.large_move.maxAbsReturn * (1 + 1e-9);
     let lastOk = -1;
     let prevRow = -1;
     for (let i = 0; i < n; i++) {
@@ -111,6 +117,13 @@ export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySe
   return { rule, detail, missing: cfg.missing_dates.enabled ? missingDates(b.day, rule) : { count: 0, gaps: [] } };
 }
 
+function inCalendar(day: number): boolean {
+  const y = yearOf(day);
+  return y >= MIN_YEAR && y <= MAX_YEAR;
+}
+
+const safeDayString = (day: number): string => (Number.isFinite(yearOf(day)) ? dayString(day) : `day ${day}`);
+
 function countAccepted(rule: Uint8Array, from: number, to: number): number {
   let k = 0;
   for (let i = from; i <= to; i++) if (rule[i] === 0) k++;
@@ -122,7 +135,8 @@ export function missingDates(day: Int32Array, rule: Uint8Array): { count: number
   let first = -1;
   let last = -1;
   for (let i = 0; i < day.length; i++) {
-    if (rule[i] !== 0) continue;
+    // Rows outside the calendar's range (accepted only when non_trading_day is off) cannot be checked.
+    if (rule[i] !== 0 || !inCalendar(day[i]!)) continue;
     if (first < 0) first = i;
     last = i;
   }

@@ -1,0 +1,118 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from './main.js';
+import { SAMPLE_BARS } from './commands/start.js';
+import { bar, tempDir, writeBarsCsv } from '../data/test-helpers.js';
+
+function capture() {
+  const chunks = { out: '', err: '' };
+  const sink = (k: 'out' | 'err') =>
+    new Writable({
+      write(c, _e, cb) {
+        chunks[k] += String(c);
+        cb();
+      },
+    });
+  return { io: { stdout: sink('out'), stderr: sink('err') }, chunks };
+}
+
+async function run(...argv: string[]) {
+  const { io, chunks } = capture();
+  const code = await main(argv, io);
+  return { code, ...chunks };
+}
+
+const tmp = tempDir('kestrel-cli-');
+const dataDir = join(tmp.dir, 'data');
+afterAll(() => tmp.cleanup());
+
+describe('kestrel CLI', () => {
+  beforeAll(async () => {
+    const file = writeBarsCsv(join(tmp.dir, 'bars.csv'), [bar('AAA', '2019-06-03', 10), bar('AAA', '2019-06-04', 11), bar('BBB', '2019-06-03', 20), bar('BBB', '2019-06-04', 19)]);
+    const r = await run('etl', '--input', file, '--data-dir', dataDir, '--json');
+    expect(r.code).toBe(0);
+  });
+
+  it('etl --json prints one JSON report on stdout', async () => {
+    const file = writeBarsCsv(join(tmp.dir, 'again.csv'), [bar('AAA', '2019-06-05', 12)]);
+    const r = await run('etl', '--input', file, '--data-dir', dataDir, '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { status: string; published: { rows: number }; generated_at: string };
+    expect(report.status).toBe('published');
+    expect(report.published.rows).toBe(5);
+    expect(report.generated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
+  it('sql prints rows as JSON and CSV', async () => {
+    const j = await run('sql', '--data-dir', dataDir, '--json', "SELECT symbol, count(*)::INTEGER AS n FROM bars GROUP BY ALL ORDER BY symbol");
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.out)).toEqual([
+      { symbol: 'AAA', n: 3 },
+      { symbol: 'BBB', n: 2 },
+    ]);
+    const c = await run('sql', '--data-dir', dataDir, '--csv', "SELECT symbol, max(close) AS hi FROM bars GROUP BY ALL ORDER BY symbol");
+    expect(c.out.trim().split('\n')).toEqual(['symbol,hi', 'AAA,12', 'BBB,20']);
+  });
+
+  it('runs a helper query', async () => {
+    const r = await run('sql', '--data-dir', dataDir, '--json', '--helper', 'coverage');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out) as Array<{ symbol: string; rows: number }>;
+    expect(rows.find((x) => x.symbol === 'AAA')?.rows).toBe(3);
+  });
+
+  it('bad SQL: DuckDB message on one line, exit 2, no stack trace', async () => {
+    const r = await run('sql', '--data-dir', dataDir, 'SELEC 1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^kestrel: Parser Error: syntax error/);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('bad usage and bad input exit 2 with a cause on stderr', async () => {
+    expect((await run()).code).toBe(2);
+    expect((await run('bogus')).code).toBe(2);
+    const noInput = await run('etl');
+    expect(noInput.code).toBe(2);
+    expect(noInput.err).toMatch(/--input/);
+    const missing = await run('etl', '--input', join(tmp.dir, 'nope.csv'), '--data-dir', dataDir);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^kestrel: input not found: .*nope\.csv\n$/);
+    const badDate = await run('etl', '--input', SAMPLE_BARS, '--as-of', '2020-13-01', '--data-dir', dataDir);
+    expect(badDate.code).toBe(2);
+    const noData = await run('sql', '--data-dir', join(tmp.dir, 'empty'), 'SELECT 1');
+    expect(noData.code).toBe(2);
+    expect(noData.err).toMatch(/run `kestrel etl/);
+  });
+
+  it('a failed quality gate exits 1 and still prints the report', async () => {
+    const file = writeBarsCsv(join(tmp.dir, 'stale.csv'), [bar('AAA', '2019-06-06', 12)]);
+    const r = await run('etl', '--input', file, '--data-dir', dataDir, '--as-of', '2019-12-31', '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).status).toBe('failed');
+    expect(r.err).toMatch(/^kestrel: quality gate freshness/);
+  });
+
+  it('every command has --help with examples', async () => {
+    for (const cmd of ['etl', 'sql', 'start']) {
+      const r = await run(cmd, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/Usage: kestrel/);
+    }
+    expect((await run('etl', '--help')).out).toMatch(/Examples:/);
+  });
+});
+
+describe('the installed bin', () => {
+  const bin = fileURLToPath(new URL('../../bin/kestrel.js', import.meta.url));
+  it('runs the compiled CLI (npx kestrel)', () => {
+    const out = execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const bad = spawnSync(process.execPath, [bin, 'sql', '--data-dir', dataDir, 'SELECT nope FROM bars'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^kestrel: Binder Error/);
+  });
+});
