@@ -13,6 +13,6 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/core/config.ts only.' }],
     },
   },
-  { files: ['src/core/config.ts', 'bench/**', '**/*.test.ts', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
+  { files: ['src/core/config.ts', 'bench/**', '**/*.test.ts', '**/test-helpers.ts', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['bin/**', 'bench/**/*.js'], languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } } },
 );

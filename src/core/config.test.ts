@@ -15,3 +15,31 @@ describe('config', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL="loud".*one of/);
   });
 });
+
+describe('service config', () => {
+  it('defaults to embedded services and the simulated broker', () => {
+    const c = loadConfig({});
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.broker).toBe('sim');
+    expect(c.dryRun).toBe(false);
+    expect(c.host).toBe('127.0.0.1');
+  });
+
+  it('validates URLs, booleans, tokens and ports with the fix in the message', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL.*postgres:\/\//);
+    expect(() => loadConfig({ DRY_RUN: 'maybe' })).toThrow(/DRY_RUN.*true or false/);
+    expect(() => loadConfig({ API_TOKEN: 'short' })).toThrow(/API_TOKEN.*16 characters/);
+    expect(() => loadConfig({ GATEWAY_PORT: '99999' })).toThrow(/GATEWAY_PORT.*port/);
+    expect(loadConfig({ DRY_RUN: 'true', GATEWAY_PORT: '9000' })).toMatchObject({ dryRun: true, ports: { gateway: 9000 } });
+  });
+
+  it('never echoes a secret value back in an error', () => {
+    expect(() => loadConfig({ API_TOKEN: 'tiny' })).toThrow(/API_TOKEN/);
+    try {
+      loadConfig({ API_TOKEN: 'tiny' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('tiny');
+    }
+  });
+});
