@@ -1,4 +1,4 @@
-import DecimalJs from 'decimal.js';
+import { Decimal as DecimalJs } from 'decimal.js';
 
 /**
  * Exact decimal arithmetic for cash, prices, quantities and P&L. A private Decimal class
