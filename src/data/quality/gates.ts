@@ -24,7 +24,12 @@ const NPV = ruleCode('non_positive_volume');
 const STALE = ruleCode('stale_price');
 const MOVE = ruleCode('large_move');
 
-const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, ''));
+const fmt = (x: number) => {
+  if (Number.isInteger(x)) return String(x);
+  const s = x.toPrecision(6);
+  // Trim trailing fraction zeros only: 123450.2 → '123450' must not become '12345'.
+  return s.includes('.') && !s.includes('e') ? s.replace(/\.?0+$/, '') : s;
+};
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySet<number>, files: readonly string[]): GateVerdicts {
