@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout, clearTimeout } from 'node:timers';
@@ -20,7 +20,8 @@ export function pickInput(explicit) {
   const given = explicit ?? process.env.KESTREL_BENCH_INPUT;
   if (given) {
     if (!existsSync(given)) throw new Error(`bench input ${given} does not exist`);
-    return { path: given, kind: given === FULL_DATA ? 'full' : 'custom' };
+    const abs = resolve(given);
+    return { path: abs, kind: abs === FULL_DATA ? 'full' : abs === SAMPLE_DATA ? 'sample' : 'custom' };
   }
   if (existsSync(FULL_DATA)) return { path: FULL_DATA, kind: 'full' };
   return { path: SAMPLE_DATA, kind: 'sample' };
@@ -28,7 +29,10 @@ export function pickInput(explicit) {
 
 export function describeInput(input) {
   if (input.kind === 'full') return `full data set ${input.path}`;
-  if (input.kind === 'sample') return `SAMPLE data ${input.path} (full data set ${FULL_DATA} is absent; targets are defined for the full set, so pass/fail is only indicative)`;
+  if (input.kind === 'sample') {
+    const why = existsSync(FULL_DATA) ? 'chosen explicitly' : `full data set ${FULL_DATA} is absent`;
+    return `SAMPLE data ${input.path} (${why}; targets are defined for the full set, so pass/fail is only indicative)`;
+  }
   return `custom input ${input.path} (targets are defined for the full data set)`;
 }
 
@@ -45,6 +49,8 @@ export function rssMethod() {
 }
 
 const tempDirs = [];
+let rssDir;
+let rssSeq = 0;
 /** A fresh temp directory, removed by cleanupTemp() (unless KESTREL_BENCH_KEEP=1). */
 export function tempDir(label) {
   const d = mkdtempSync(join(tmpdir(), `kestrel-bench-${label}-`));
@@ -52,11 +58,32 @@ export function tempDir(label) {
   return d;
 }
 export function cleanupTemp() {
+  rssDir = undefined;
   if (process.env.KESTREL_BENCH_KEEP === '1') {
     if (tempDirs.length) console.error(`bench: kept temp dirs: ${tempDirs.join(' ')}`);
     return;
   }
   while (tempDirs.length) rmSync(tempDirs.pop(), { recursive: true, force: true });
+}
+
+/** Children still running (each leads its own process group). */
+const active = new Set();
+
+/** On Ctrl-C / SIGTERM: kill the children this bench started (by process group id), remove temp dirs, exit. */
+export function installSignalCleanup() {
+  const stop = (sig) => {
+    for (const c of active) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    cleanupTemp();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 const RSS_MARK = 'KESTREL_BENCH_MAXRSS_KB=';
@@ -73,7 +100,8 @@ export function runNode(script, args, { timeoutMs = 120_000, measureRss = 'none'
   let argv = [script, ...args];
   let rssFile = null;
   if (measureRss === 'gnu-time') {
-    rssFile = join(tempDir('rss'), 'maxrss');
+    rssDir ??= tempDir('rss');
+    rssFile = join(rssDir, `maxrss-${++rssSeq}`);
     cmd = GNU_TIME;
     argv = ['-f', '%M', '-o', rssFile, process.execPath, script, ...args];
   } else if (measureRss === 'wrap') {
@@ -86,6 +114,7 @@ export function runNode(script, args, { timeoutMs = 120_000, measureRss = 'none'
     const t0 = performance.now();
     // detached: the child leads its own process group, so a timeout can kill it and anything it started.
     const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    active.add(child);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -98,11 +127,13 @@ export function runNode(script, args, { timeoutMs = 120_000, measureRss = 'none'
     child.stdout.on('data', (b) => out.push(b));
     child.stderr.on('data', (b) => err.push(b));
     child.on('error', (e) => {
+      active.delete(child);
       clearTimeout(timer);
       reject(e);
     });
     child.on('close', (code, signal) => {
       const wallMs = performance.now() - t0;
+      active.delete(child);
       clearTimeout(timer);
       let stderr = Buffer.concat(err).toString('utf8');
       let maxRssKb = null;
@@ -173,4 +204,27 @@ export function intFlag(v, dflt, max) {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`want an integer in 1..${max}, got ${v}`);
   return n;
+}
+
+function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] || 0); // idle + iowait
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How busy the machine is while this bench sits idle: % of all cores in use over `ms`
+ * (Linux /proc/stat; null elsewhere). Other work on a shared 2-core machine skews every figure.
+ */
+export async function busyPercent(ms = 1000) {
+  const a = cpuTimes();
+  if (!a) return null;
+  await new Promise((r) => setTimeout(r, ms));
+  const b = cpuTimes();
+  const total = b.total - a.total;
+  return total > 0 ? round(100 * (1 - (b.idle - a.idle) / total), 0) : null;
 }

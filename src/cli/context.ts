@@ -1,4 +1,4 @@
-import { SingleBar, Presets } from 'cli-progress';
+import { createRequire } from 'node:module';
 import { loadConfig, loadDotEnv, type Config } from '../core/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -42,7 +42,11 @@ export function createContext(component: string, io: IO, overrides: Partial<Conf
   };
 }
 
+// Loaded on first use: only a terminal run draws bars, and CLI start-up time matters.
+const lazyRequire = createRequire(import.meta.url);
+
 function barProgress(label: string, io: IO): Progress {
+  const { SingleBar, Presets } = lazyRequire('cli-progress') as typeof import('cli-progress');
   const bar = new SingleBar({ format: `${label} {stage} [{bar}] {percentage}% ({value}/{total})`, stream: io.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic);
   let started = false;
   return {

@@ -1,5 +1,5 @@
 import type { QualityReport } from '../data/etl.js';
-import { ROW_RULES } from '../data/quality/rules.js';
+import { ROW_RULES } from '../data/quality/rule-names.js';
 import { paint } from './style.js';
 
 /** One screen: what came in, what was published, what each gate held back and why. */

@@ -18,7 +18,17 @@ describe('clock', () => {
     expect(dayNumber('1970-01-02')).toBe(1);
     expect(dayNumber('2020-02-30')).toBeNaN();
     expect(dayNumber('2020-1-3')).toBeNaN();
-    fc.assert(fc.property(fc.integer({ min: 0, max: 60_000 }), (d) => dayNumber(dayString(d)) === d));
+    fc.assert(fc.property(fc.integer({ min: -700_000, max: 2_900_000 }), (d) => dayNumber(dayString(d)) === d));
+    // Agrees with Date on every day, and rejects what Date would roll over.
+    fc.assert(fc.property(fc.integer({ min: 1900, max: 2200 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }), (y, m, d) => {
+      const s = `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+      const t = Date.UTC(y, m - 1, d);
+      const real = new Date(t).getUTCDate() === d;
+      return real ? dayNumber(s) === t / 86_400_000 : Number.isNaN(dayNumber(s));
+    }));
+    expect(dayNumber('2020-02-29')).toBe(18321);
+    expect(dayNumber('2019-02-29')).toBeNaN();
+    expect(dayNumber('2020-0a-01')).toBeNaN();
   });
 
   it('trading date is the New York calendar date, not UTC', () => {

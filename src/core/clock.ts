@@ -27,17 +27,35 @@ export function isoUtc(d: Date = new Date()): string {
   return d.toISOString();
 }
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Days since 1970-01-01 for a `YYYY-MM-DD` trading date, or NaN when it is not a real date. */
+/**
+ * Days since 1970-01-01 for a `YYYY-MM-DD` trading date, or NaN when it is not a real date.
+ * Hand-parsed (no regex, no Date): the CSV reader calls it once per row.
+ */
 export function dayNumber(date: string): number {
-  const m = DATE_RE.exec(date);
-  if (!m) return NaN;
-  const y = +m[1]!, mo = +m[2]!, d = +m[3]!;
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return NaN;
-  return ms / 86_400_000;
+  if (date.length !== 10 || date.charCodeAt(4) !== 45 || date.charCodeAt(7) !== 45) return NaN;
+  let y = 0;
+  let m = 0;
+  let d = 0;
+  for (let i = 0; i < 10; i++) {
+    if (i === 4 || i === 7) continue;
+    const c = date.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    if (i < 4) y = y * 10 + c;
+    else if (i < 7) m = m * 10 + c;
+    else d = d * 10 + c;
+  }
+  if (m < 1 || m > 12 || d < 1) return NaN;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (d > (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!)) return NaN;
+  // days_from_civil (H. Hinnant): proleptic Gregorian, exact for all years.
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 /** `YYYY-MM-DD` for a day number. */

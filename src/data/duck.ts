@@ -1,4 +1,5 @@
-import { DuckDBDataChunk, DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 
 /**
  * Thin wrapper over @duckdb/node-api: one in-memory engine per job, plus a columnar
@@ -12,6 +13,11 @@ export interface Duck {
   /** Columns as JS values, keyed by name (fast path for bulk reads). */
   columns(sql: string): Promise<Record<string, unknown[]>>;
   appendColumns(table: string, types: readonly DuckDBType[], columns: ReadonlyArray<ArrayLike<DuckDBValue>>, rowCount: number): Promise<void>;
+  /**
+   * Appends typed-array columns (Int32Array → INTEGER, Float64Array → DOUBLE) by copying their
+   * bytes straight into DuckDB's vectors: no per-value conversion. NaN stays NaN.
+   */
+  appendTyped(table: string, columns: ReadonlyArray<Int32Array | Float64Array>, rowCount: number): Promise<void>;
   close(): void;
 }
 
@@ -37,6 +43,24 @@ export async function openDuck(opts: { threads?: number; memoryLimit?: string } 
           const e = Math.min(rowCount, s + CHUNK);
           const chunk = DuckDBDataChunk.create(types, e - s);
           columns.forEach((col, k) => chunk.setColumnValues(k, sliceValues(col, s, e)));
+          appender.appendDataChunk(chunk);
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    },
+    appendTyped: async (table, columns, rowCount) => {
+      const types = columns.map((c) => (c instanceof Int32Array ? INTEGER : DOUBLE));
+      const appender = await con.createAppender(table);
+      try {
+        for (let s = 0; s < rowCount; s += CHUNK) {
+          const n = Math.min(rowCount, s + CHUNK) - s;
+          const chunk = DuckDBDataChunk.create(types, n);
+          columns.forEach((col, k) => {
+            const w = col.BYTES_PER_ELEMENT;
+            bindings.copy_data_to_vector(bindings.data_chunk_get_vector(chunk.chunk, k), 0, col.buffer as ArrayBuffer, col.byteOffset + s * w, n * w);
+          });
           appender.appendDataChunk(chunk);
         }
         appender.flushSync();

@@ -138,9 +138,12 @@ export async function runEtl(opts: EtlOptions): Promise<QualityReport> {
 
     // Quarantine rows from earlier runs stay unless this input re-judged them.
     const incomingFiles = new Set(parsed.files);
-    const incomingKeys = new Set<string>();
-    for (const [sym, b] of parsed.series) for (let i = 0; i < b.day.length; i++) incomingKeys.add(`${sym}|${dayString(b.day[i]!)}`);
-    const kept = storedQuarantine.filter((q) => !incomingFiles.has(q.file) && !(q.symbol && q.date && incomingKeys.has(`${q.symbol}|${q.date}`)));
+    const rejudged = (q: QuarantineRow) => {
+      if (incomingFiles.has(q.file)) return true;
+      const b = q.symbol && q.date ? parsed.series.get(q.symbol) : undefined;
+      return b !== undefined && b.day.includes(dayNumber(q.date!));
+    };
+    const kept = storedQuarantine.filter((q) => !rejudged(q));
     const newQuarantine = quarantine.length;
     for (const q of quarantine) {
       const r = rules[q.rule as RowRule];

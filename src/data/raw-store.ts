@@ -104,13 +104,8 @@ export async function writeBarPartitions(
     }
   }
   const tmp = `stage_${table}`;
-  const names = ['symbol', 'day', 'open', 'high', 'low', 'close', ...(columns.adjClose ? ['adj_close'] : []), 'volume', ...(columns.factor ? ['factor'] : []), 'year'];
-  await duck.run(`CREATE OR REPLACE TEMP TABLE ${tmp} (${names.map((n) => `${n} ${n === 'symbol' ? 'VARCHAR' : n === 'day' || n === 'year' ? 'INTEGER' : 'DOUBLE'}`).join(', ')})`);
-
-  const pending: Array<{ year: number; hash: string }> = [];
-  const cols: Array<Array<string | number | null>> = names.map(() => []);
-  const years = [...byYear.keys()].sort((a, b) => a - b);
-  for (const year of years) {
+  const pending: Array<{ year: number; hash: string; slices: Array<{ b: SymbolBars; s: number; e: number }> }> = [];
+  for (const year of [...byYear.keys()].sort((a, b) => a - b)) {
     const h = new PartitionHash().add(`${table}/v1/${year}`);
     const slices = byYear.get(year)!;
     for (const { b, s, e } of slices) {
@@ -120,35 +115,54 @@ export async function writeBarPartitions(
       if (f) h.add(f.subarray(s, e));
     }
     const hash = h.digest();
-    if (writer.has(table, `year=${year}`, hash)) {
-      await writer.write(table, `year=${year}`, hash, '');
-      continue;
-    }
-    pending.push({ year, hash });
+    if (writer.has(table, `year=${year}`, hash)) await writer.write(table, `year=${year}`, hash, '');
+    else pending.push({ year, hash, slices });
+  }
+  if (pending.length === 0) return;
+
+  // Concatenate the changed partitions into typed columns; symbols travel as ids (joined back in SQL).
+  const symbolIds = new Map<string, number>();
+  const rows = pending.reduce((n, p) => n + p.slices.reduce((m, x) => m + x.e - x.s, 0), 0);
+  const col = { sid: new Int32Array(rows), day: new Int32Array(rows), year: new Int32Array(rows), open: new Float64Array(rows), high: new Float64Array(rows), low: new Float64Array(rows), close: new Float64Array(rows), adj: new Float64Array(rows), volume: new Float64Array(rows), factor: new Float64Array(rows) };
+  let at = 0;
+  for (const { year, slices } of pending) {
     for (const { b, s, e } of slices) {
+      let sid = symbolIds.get(b.symbol);
+      if (sid === undefined) symbolIds.set(b.symbol, (sid = symbolIds.size));
+      col.sid.fill(sid, at, at + e - s);
+      col.year.fill(year, at, at + e - s);
+      col.day.set(b.day.subarray(s, e), at);
+      col.open.set(b.open.subarray(s, e), at);
+      col.high.set(b.high.subarray(s, e), at);
+      col.low.set(b.low.subarray(s, e), at);
+      col.close.set(b.close.subarray(s, e), at);
+      col.volume.set(b.volume.subarray(s, e), at);
+      if (b.adjClose) col.adj.set(b.adjClose.subarray(s, e), at);
+      else col.adj.fill(NaN, at, at + e - s);
       const f = columns.factor?.get(b.symbol);
-      for (let i = s; i < e; i++) {
-        let k = 0;
-        cols[k++]!.push(b.symbol);
-        cols[k++]!.push(b.day[i]!);
-        cols[k++]!.push(b.open[i]!);
-        cols[k++]!.push(b.high[i]!);
-        cols[k++]!.push(b.low[i]!);
-        cols[k++]!.push(b.close[i]!);
-        if (columns.adjClose) cols[k++]!.push(b.adjClose && !Number.isNaN(b.adjClose[i]!) ? b.adjClose[i]! : null);
-        cols[k++]!.push(b.volume[i]!);
-        if (columns.factor) cols[k++]!.push(f ? f[i]! : 1);
-        cols[k]!.push(year);
-      }
+      if (f) col.factor.set(f.subarray(s, e), at);
+      else col.factor.fill(1, at, at + e - s);
+      at += e - s;
     }
   }
-  const types = names.map((n) => (n === 'symbol' ? VARCHAR : n === 'day' || n === 'year' ? INTEGER : DOUBLE));
-  await duck.appendColumns(tmp, types, cols, cols[0]!.length);
-  const out = names.filter((n) => n !== 'day' && n !== 'year' && n !== 'symbol').join(', ');
-  for (const { year, hash } of pending) {
-    await writer.write(table, `year=${year}`, hash, `SELECT ${EPOCH} + day AS date, symbol, ${out} FROM ${tmp} WHERE year = ${year} ORDER BY symbol, day`);
-  }
-  await duck.run(`DROP TABLE ${tmp}`);
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${tmp} (sid INTEGER, day INTEGER, year INTEGER, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, adj_close DOUBLE, volume DOUBLE, factor DOUBLE)`);
+  await duck.appendTyped(tmp, [col.sid, col.day, col.year, col.open, col.high, col.low, col.close, col.adj, col.volume, col.factor], rows);
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${tmp}_sym (sid INTEGER, symbol VARCHAR)`);
+  await duck.appendColumns(`${tmp}_sym`, [INTEGER, VARCHAR], [[...symbolIds.values()], [...symbolIds.keys()]], symbolIds.size);
+  const out = [
+    'open, high, low, close',
+    ...(columns.adjClose ? ["CASE WHEN isnan(adj_close) THEN NULL ELSE adj_close END AS adj_close"] : []),
+    'volume',
+    ...(columns.factor ? ['factor'] : []),
+  ].join(', ');
+  // Sorted inside each file so row-group statistics prune symbol and date filters.
+  await writer.writePartitioned(
+    table,
+    'year',
+    pending.map((p) => ({ value: p.year, hash: p.hash })),
+    `SELECT ${EPOCH} + day AS date, symbol, ${out}, year FROM ${tmp} JOIN ${tmp}_sym USING (sid) ORDER BY symbol, day`,
+  );
+  await duck.run(`DROP TABLE ${tmp}; DROP TABLE ${tmp}_sym`);
 }
 
 export async function writeQuarantine(duck: Duck, writer: SnapshotWriter, rows: QuarantineRow[]): Promise<void> {

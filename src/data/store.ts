@@ -113,6 +113,31 @@ export class SnapshotWriter {
     this.written.push(rel);
   }
 
+  /**
+   * Writes several partitions with one partitioned COPY (one scan, all cores), then gives each
+   * file its content-addressed name. `query` must select a column named after the partition
+   * key (e.g. `year`); `parts` maps each key value to its content hash.
+   */
+  async writePartitioned(table: StoreTable, key: string, parts: Array<{ value: number | string; hash: string }>, query: string): Promise<void> {
+    if (parts.length === 0) return;
+    const batch = join(this.staging, `${TABLE_DIRS[table].replace(/\//g, '_')}-batch`);
+    mkdirSync(this.staging, { recursive: true });
+    await this.duck.run(`COPY (${query}) TO ${sqlString(batch)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${key}))`);
+    for (const { value, hash } of parts) {
+      const partition = `${key}=${value}`;
+      const rel = this.rel(table, partition, hash);
+      (this.tables[table] ??= []).push(rel);
+      const produced = existsSync(join(batch, partition)) ? readdirSync(join(batch, partition)) : [];
+      if (produced.length !== 1) throw new Error(`partitioned write of ${table} ${partition} produced ${produced.length} files`);
+      const tmp = join(this.staging, rel);
+      mkdirSync(dirname(tmp), { recursive: true });
+      renameSync(join(batch, partition, produced[0]!), tmp);
+      this.staged.push({ from: tmp, to: join(this.dataDir, rel) });
+      this.written.push(rel);
+    }
+    rmSync(batch, { recursive: true, force: true });
+  }
+
   /** Publishes the snapshot atomically, then removes files no snapshot refers to. */
   commit(meta: Record<string, unknown>): Manifest {
     for (const { from, to } of this.staged) {

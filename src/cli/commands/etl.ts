@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { loadGates } from '../../data/quality/rules.js';
-import { EtlFailure, runEtl, type QualityReport } from '../../data/etl.js';
+import type { QualityReport } from '../../data/etl.js';
 import { writeFileSync } from 'node:fs';
 import { renderQualityReport } from '../render-quality.js';
 import type { CliContext, IO } from '../context.js';
@@ -19,6 +18,8 @@ export interface EtlArgs {
 
 /** Runs the ETL and prints the quality report; a failed gate prints it too, then exits 1. */
 export async function etlCommand(ctx: CliContext, args: EtlArgs): Promise<QualityReport> {
+  // Heavy modules (DuckDB, zod) load only when the command runs, not for --help.
+  const [{ loadGates }, { EtlFailure, runEtl }] = await Promise.all([import('../../data/quality/rules.js'), import('../../data/etl.js')]);
   const gates = loadGates(args.gates ? resolve(args.gates) : ctx.config.gatesFile);
   const bar = ctx.progress('etl');
   const show = (r: QualityReport) => {

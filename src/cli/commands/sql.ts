@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { openCatalog, listViews } from '../../data/catalog.js';
 import { HELPERS } from '../../data/analytics.js';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
@@ -68,6 +67,8 @@ Bad SQL prints DuckDB's message and exits 2.`,
     )
     .action(async (query: string | undefined, opts: SqlArgs) => {
       const ctx = createContext('sql', io, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined }, { quiet: true });
+      // DuckDB loads only when a query runs (it is most of the start-up time).
+      const { openCatalog, listViews } = await import('../../data/catalog.js');
       if (opts.views) {
         for (const v of listViews()) ctx.out(`${v.name.padEnd(18)} ${v.description}`);
         for (const [name, h] of Object.entries(HELPERS)) ctx.out(`--helper ${name.padEnd(20)} ${h.description} (${h.params})`);
@@ -87,7 +88,7 @@ Bad SQL prints DuckDB's message and exits 2.`,
     });
 }
 
-type Con = Awaited<ReturnType<typeof openCatalog>>['duck']['con'];
+type Con = import('../../data/duck.js').Duck['con'];
 
 /** Runs every statement; returns the last one's rows. DuckDB errors become bad input (exit 2). */
 async function runStatements(con: Con, sql: string): Promise<Record<string, unknown>[]> {

@@ -44,9 +44,7 @@ export const GatesSchema = z
   .strict();
 
 export type GatesConfig = z.infer<typeof GatesSchema>;
-/** Rules that quarantine rows (missing_dates and freshness report, they have no rows). */
-export const ROW_RULES = ['malformed', 'duplicate', 'non_trading_day', 'non_positive_price', 'ohlc_invariant', 'non_positive_volume', 'stale_price', 'large_move'] as const;
-export type RowRule = (typeof ROW_RULES)[number];
+export { ROW_RULES, type RowRule } from './rule-names.js';
 
 export function defaultGates(): GatesConfig {
   return GatesSchema.parse({});
