@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../core/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -10,6 +11,8 @@ export interface CliContext {
   logger: Logger;
   /** True when stdout is a terminal (colours, progress bars). */
   tty: boolean;
+  /** Who is running the command (audit trails). */
+  user: string;
   out(text: string): void;
   json(value: unknown): void;
   progress(label: string): Progress;
@@ -36,6 +39,7 @@ export function createContext(component: string, io: IO, overrides: Partial<Conf
     clock: systemClock,
     logger,
     tty,
+    user: userName(),
     out: (text) => io.stdout.write(text.endsWith('\n') ? text : text + '\n'),
     json: (value) => io.stdout.write(JSON.stringify(value, null, 2) + '\n'),
     progress: (label) => (tty && !opts.quiet ? barProgress(label, io) : { update: () => {}, stop: () => {} }),
@@ -64,4 +68,12 @@ function barProgress(label: string, io: IO): Progress {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }

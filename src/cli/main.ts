@@ -5,6 +5,7 @@ import type { IO } from './context.js';
 import { registerEtl } from './commands/etl.js';
 import { registerSql } from './commands/sql.js';
 import { registerStart } from './commands/start.js';
+import { registerModels } from './commands/models.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -18,6 +19,7 @@ export function buildProgram(io: IO): Command {
   registerStart(program, io);
   registerEtl(program, io);
   registerSql(program, io);
+  registerModels(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return program;
 }
