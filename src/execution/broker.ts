@@ -80,7 +80,27 @@ export interface BrokerAccount {
   short_market_value: string;
 }
 
-export type TradeUpdateEvent = 'new' | 'fill' | 'partial_fill' | 'canceled' | 'rejected' | 'expired' | 'pending_new' | 'pending_cancel' | 'replaced' | 'done_for_day' | 'accepted';
+/** Alpaca's trade_updates events; consumers ignore the ones that do not change our books. */
+export type TradeUpdateEvent =
+  | 'new'
+  | 'fill'
+  | 'partial_fill'
+  | 'canceled'
+  | 'rejected'
+  | 'expired'
+  | 'pending_new'
+  | 'pending_cancel'
+  | 'pending_replace'
+  | 'replaced'
+  | 'done_for_day'
+  | 'accepted'
+  | 'stopped'
+  | 'calculated'
+  | 'suspended'
+  | 'held'
+  | 'restated'
+  | 'order_cancel_rejected'
+  | 'order_replace_rejected';
 
 /** One message of Alpaca's `trade_updates` stream (`data` of `{stream, data}`). */
 export interface TradeUpdate {
@@ -94,7 +114,7 @@ export interface TradeUpdate {
   position_qty?: string;
 }
 
-/** The broker could not be reached or answered 5xx: safe to retry later (same client_order_id). */
+/** The broker could not be reached, timed out, throttled (429/408) or answered 5xx: retry later with the same client_order_id. */
 export class BrokerUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -130,8 +150,9 @@ export interface Broker {
   submitOrder(req: BrokerOrderRequest): Promise<BrokerOrder>;
   /** Cancels by broker order id; resolves when the broker accepted the request. */
   cancelOrder(brokerOrderId: string): Promise<void>;
-  /** null when the broker has no order with this client_order_id. */
+  /** null when the broker has no order with this client_order_id (its own 404, never a proxy's). */
   getOrderByClientId(clientOrderId: string): Promise<BrokerOrder | null>;
+  /** Oldest first, so `after` (an ISO timestamp) works as a cursor. */
   listOrders(q: { status: 'open' | 'closed' | 'all'; after?: string; limit?: number }): Promise<BrokerOrder[]>;
   listPositions(): Promise<BrokerPosition[]>;
   getAccount(): Promise<BrokerAccount>;

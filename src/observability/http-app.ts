@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { KestrelError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { DatabaseUnavailableError } from '../db/db.js';
@@ -70,9 +70,9 @@ export async function createServiceApp(opts: ServiceAppOptions): Promise<Service
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'trace_id',
     genReqId: () => randomUUID(),
-    disableRequestLogging: true,
+    // Request lines are ours (onResponse below); every log line of a request carries trace_id.
+    logController: new LogController({ requestIdLogLabel: 'trace_id', disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   });
 
