@@ -31,6 +31,12 @@ const VIEWS: ViewDef[] = [
   },
   { name: 'quarantine', table: 'quarantine', select: '*', description: 'rows held back by a quality gate: date, symbol, rule, detail, file, line and the raw values' },
   { name: 'corporate_actions', table: 'corporate_actions', select: 'ex_date, symbol, type, value, source', description: 'splits (value = ratio) and cash dividends (value = amount); source file or derived' },
+  {
+    name: 'features',
+    table: 'features',
+    select: '*',
+    description: 'Alpha158 features (Qlib names, `kestrel features`) and LABEL0 = Ref(close,-2)/Ref(close,-1) - 1, per date and symbol',
+  },
 ];
 
 /** Lets later components (features, …) add views the same way. */
@@ -61,7 +67,7 @@ export async function openCatalog(dataDir: string): Promise<Catalog> {
     const files = tableFiles(dataDir, v.table, manifest);
     if (files.length === 0) continue;
     const list = `[${files.map(sqlString).join(', ')}]`;
-    await duck.run(`CREATE VIEW ${v.name} AS SELECT ${v.select} FROM read_parquet(${list})`);
+    await duck.run(`CREATE VIEW ${v.name} AS SELECT ${v.select} FROM read_parquet(${list}, hive_partitioning = false)`);
     views.push(v.name);
   }
   return { duck, manifest, views, query: (sql) => duck.rows(sql), close: () => duck.close() };

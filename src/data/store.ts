@@ -18,6 +18,7 @@ import { sqlString } from './duck.js';
  *   data/adjusted/bars/year=YYYY/part-<hash>.parquet
  *   data/quarantine/part-<hash>.parquet
  *   data/corporate_actions/part-<hash>.parquet
+ *   data/features/alpha158/year=YYYY/part-<hash>.parquet   (kestrel features)
  */
 export const MANIFEST = '_manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -26,6 +27,7 @@ export const TABLE_DIRS = {
   bars_adjusted: 'adjusted/bars',
   quarantine: 'quarantine',
   corporate_actions: 'corporate_actions',
+  features: 'features/alpha158',
 } as const;
 export type StoreTable = keyof typeof TABLE_DIRS;
 
@@ -145,7 +147,13 @@ export class SnapshotWriter {
       renameSync(from, to);
     }
     const previous = readManifest(this.dataDir);
-    const manifest: Manifest = { version: MANIFEST_VERSION, created_at: this.now().toISOString(), tables: this.tables, meta };
+    // Tables this run did not write (e.g. features during an ETL) carry over unchanged.
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      created_at: this.now().toISOString(),
+      tables: { ...(previous?.tables ?? {}), ...this.tables },
+      meta: { ...(previous?.meta ?? {}), ...meta },
+    };
     const tmp = join(this.dataDir, `.${MANIFEST}.${process.pid}.tmp`);
     writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
     renameSync(tmp, join(this.dataDir, MANIFEST));
