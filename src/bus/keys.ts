@@ -13,7 +13,7 @@ export const busKeys = {
   features: (symbol: string, date: string) => `features:${symbol}:${date}`,
   /** Latest trade as JSON `PriceTick`. */
   price: (symbol: string) => `price:${symbol}`,
-  /** Risk circuit breaker as JSON `BreakerState`; read it with `{ strict: true }`. */
+  /** Risk circuit breaker as JSON `BreakerState` (src/risk/breaker-state.ts), changed only by compare-and-set. */
   breakerState: 'breaker:state',
 } as const;
 
@@ -48,13 +48,6 @@ export interface ModelReloaded {
   model_version: string;
   previous_version: string | null;
   ts: string;
-}
-
-export interface BreakerState {
-  state: 'closed' | 'open';
-  reason: string | null;
-  /** When the state last changed (UTC ISO-8601). */
-  since: string;
 }
 
 export interface SignalsGenerated {

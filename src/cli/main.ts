@@ -5,7 +5,13 @@ import type { IO } from './context.js';
 import { registerEtl } from './commands/etl.js';
 import { registerSql } from './commands/sql.js';
 import { registerStart } from './commands/start.js';
+import { registerServe } from './commands/serve.js';
 import { registerModels } from './commands/models.js';
+import { registerResearch } from './commands/research.js';
+import { registerPaperRun } from './commands/paper-run.js';
+import { registerStatus } from './commands/status.js';
+import { registerUp } from './commands/up.js';
+import { registerRisk } from './commands/risk.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -19,7 +25,13 @@ export function buildProgram(io: IO): Command {
   registerStart(program, io);
   registerEtl(program, io);
   registerSql(program, io);
+  registerServe(program, io);
+  registerResearch(program, io);
   registerModels(program, io);
+  registerPaperRun(program, io);
+  registerStatus(program, io);
+  registerUp(program, io);
+  registerRisk(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return program;
 }

@@ -26,6 +26,12 @@ export interface Config {
   apiToken?: string;
   host: string;
   ports: { gateway: number; brokerSim: number; signals: number; orchestrator: number; marketdata: number; replay: number };
+  /** Where other services are when they run as separate processes (default: HOST and their port). */
+  urls: { gateway?: string; signals?: string };
+  /** RISK_ENABLED=false turns the gateway's pre-trade risk checks off (tests of other mechanics; loudly logged). */
+  riskEnabled: boolean;
+  /** The RISK_* and KESTREL_RISK_FILE variables, validated by src/risk/config.ts. */
+  riskEnv: Env;
 }
 
 /** Typed readers over an env map; each throws InputError naming the key and the fix. */
@@ -140,5 +146,11 @@ export function loadConfig(env: Env = process.env): Config {
       marketdata: e.port('MARKETDATA_PORT', 7305),
       replay: e.port('REPLAY_PORT', 7306),
     },
+    urls: {
+      gateway: e.url('GATEWAY_URL', ['http:', 'https:'], 'use the gateway base URL, e.g. http://10.0.0.5:7301'),
+      signals: e.url('SIGNALS_URL', ['http:', 'https:'], 'use the signal service base URL, e.g. http://10.0.0.6:7303'),
+    },
+    riskEnabled: e.bool('RISK_ENABLED', true),
+    riskEnv: Object.fromEntries(Object.entries(env).filter(([k]) => (k.startsWith('RISK_') && k !== 'RISK_ENABLED') || k === 'KESTREL_RISK_FILE')),
   };
 }

@@ -55,6 +55,11 @@ export function openPostgres(opts: PostgresOptions): Db {
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await wrap(() => pool.connect());
       let broken = false;
+      // A connection lost mid-transaction surfaces through the failing query, never as a process crash.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await wrap(() => client.query('BEGIN'));
         const out = await fn({ query: q(client), exec: exec(client) });
@@ -65,6 +70,7 @@ export function openPostgres(opts: PostgresOptions): Db {
         if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
         throw e;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

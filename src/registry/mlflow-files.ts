@@ -76,4 +76,4 @@ export class MlflowFiles {
   }
 }
 
-const safeKey = (k: string) => k.replace(/[^A-Za-z0-9_.\-]/g, '_');
+const safeKey = (k: string) => k.replace(/[^A-Za-z0-9_.-]/g, '_');

@@ -1,0 +1,278 @@
+import { Option, type Command } from 'commander';
+import type { AddressInfo } from 'node:net';
+import { InputError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { Db } from '../../db/db.js';
+import type { CliContext, IO } from '../context.js';
+import { createContext } from '../context.js';
+
+/**
+ * `kestrel serve <service>`: one service in this process until SIGINT/SIGTERM (graceful:
+ * stop accepting, finish in-flight requests, stop background work, close the database).
+ * Heavy modules load only when the command runs, not for --help.
+ */
+export const SERVICES = ['gateway', 'broker-sim', 'signals', 'orchestrator'] as const;
+
+interface ServeArgs {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  testFault?: string;
+}
+
+/** Test-only faults (hidden flag): crash_after_write SIGKILLs the process between the write-ahead and the broker call. */
+const TEST_FAULTS = ['crash_after_write'] as const;
+
+export function registerServe(program: Command, io: IO): void {
+  program
+    .command('serve')
+    .description('run one service until Ctrl-C: gateway (execution + risk), broker-sim (simulated Alpaca broker), signals or orchestrator')
+    .argument('<service>', SERVICES.join(' | '))
+    .option('--port <n>', 'TCP port (default $GATEWAY_PORT 7301 / $BROKER_SIM_PORT 7302; 0 = any free port)')
+    .option('--host <addr>', 'interface to bind (default $HOST or 127.0.0.1)')
+    .option('--data-dir <dir>', 'broker-sim: data directory whose latest closes are the prices (default $KESTREL_DATA_DIR)')
+    .addOption(new Option('--test-fault <name>', 'test only').choices([...TEST_FAULTS]).hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  kestrel serve broker-sim                      # simulated Alpaca broker on 127.0.0.1:7302
+  kestrel serve gateway                         # gateway on 127.0.0.1:7301, PGlite under var/pg, BROKER=sim
+  DATABASE_URL=postgres://kestrel@db:5432/kestrel API_TOKEN=$(openssl rand -hex 24) \\
+    HOST=0.0.0.0 kestrel serve gateway --port 8080
+  DRY_RUN=true kestrel serve gateway            # record orders as dry_run, never call the broker
+  BROKER=alpaca ALPACA_API_KEY_ID=… ALPACA_API_SECRET_KEY=… kestrel serve gateway   # Alpaca paper
+
+  curl -s localhost:7301/health
+  curl -s -XPOST localhost:7301/api/v1/orders -H 'content-type: application/json' \\
+    -d '{"strategy_id":"demo","symbol":"AAPL","side":"buy","qty":"10","order_type":"market"}'
+
+Configuration (environment or .env): DATABASE_URL, BROKER (sim|alpaca), ALPACA_BASE_URL,
+ALPACA_STREAM_URL, ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY, DRY_RUN, API_TOKEN, HOST,
+GATEWAY_PORT, BROKER_SIM_PORT. Without API_TOKEN the gateway binds to loopback only.
+API docs: http://127.0.0.1:7301/docs (see docs/execution.md). Exit: 0 after a clean
+shutdown, 2 on bad configuration, 1 on failure.`,
+    )
+    .action(async (service: string, opts: ServeArgs) => {
+      if (!(SERVICES as readonly string[]).includes(service)) throw new InputError(`unknown service ${JSON.stringify(service)}; choose one of: ${SERVICES.join(', ')}`, 'bad_usage');
+      const ctx = createContext(service, io, { host: opts.host, dataDir: opts.dataDir });
+      const ports = { gateway: ctx.config.ports.gateway, 'broker-sim': ctx.config.ports.brokerSim, signals: ctx.config.ports.signals, orchestrator: ctx.config.ports.orchestrator };
+      const port = parsePort(opts.port, ports[service as (typeof SERVICES)[number]]);
+      if (service === 'gateway') await serveGateway(ctx, port, opts);
+      else if (service === 'signals') await serveSignals(ctx, port);
+      else if (service === 'orchestrator') await serveOrchestrator(ctx, port);
+      else await serveBrokerSim(ctx, port);
+    });
+}
+
+function parsePort(v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError(`--port ${JSON.stringify(v)}: use a TCP port number 0-65535`, 'bad_usage');
+  return n;
+}
+
+async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Promise<void> {
+  const [{ assertSafeBinding }, { AlpacaBroker, ALPACA_PAPER_URL }, { openDb }, { migrate }, { openBus }, { buildRiskedGateway }] = await Promise.all([
+    import('../../execution/auth.js'),
+    import('../../execution/brokers/alpaca.js'),
+    import('../../db/open.js'),
+    import('../../db/migrate.js'),
+    import('../../bus/index.js'),
+    import('../stack.js'),
+  ]);
+  const { config, logger } = ctx;
+  assertSafeBinding(config.host, config.apiToken);
+
+  const broker =
+    config.broker === 'alpaca'
+      ? AlpacaBroker.fromConfig({ ...config, alpaca: { ...config.alpaca, baseUrl: config.alpaca.baseUrl ?? ALPACA_PAPER_URL } }, logger)
+      : new AlpacaBroker({
+          // The local simulator accepts any keys unless it was started with some.
+          keyId: config.alpaca.keyId ?? 'kestrel-sim',
+          secretKey: config.alpaca.secretKey ?? 'kestrel-sim',
+          baseUrl: config.alpaca.baseUrl ?? `http://127.0.0.1:${config.ports.brokerSim}`,
+          streamUrl: config.alpaca.streamUrl,
+          logger,
+        });
+
+  const db = await openDb({ databaseUrl: config.databaseUrl, varDir: config.varDir }, { migrate: false });
+  try {
+    await migrateRacingReplicas(db, migrate);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  const faults = opts.testFault === 'crash_after_write' ? { afterWrite: () => crash(logger) } : undefined;
+  const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
+  // Risk is the gateway's pre-trade check: nothing reaches the broker without passing it.
+  const { gateway: app, risk } = await buildRiskedGateway({ config, db, bus, broker, clock: ctx.clock, logger, faults });
+  const shutdown = async () => {
+    await app.close();
+    await risk?.close();
+    await bus.close();
+    await db.close();
+  };
+  try {
+    await app.listen({ port, host: config.host });
+  } catch (e) {
+    await shutdown();
+    throw e;
+  }
+  const url = listeningUrl(app.server.address(), config.host);
+  logger.info({ url, db: db.kind, broker: config.broker, dry_run: config.dryRun, auth: Boolean(config.apiToken) }, 'gateway listening');
+  ctx.out(`gateway listening on ${url} (db ${db.kind}, broker ${config.broker}${config.dryRun ? ', DRY RUN' : ''}); docs at ${url}/docs`);
+  await untilSignal(logger, shutdown);
+}
+
+/**
+ * Replicas starting together on an empty database can collide in PostgreSQL's catalog while
+ * creating the migrations table (CREATE TABLE IF NOT EXISTS is not race-free: unique violation
+ * 23505 or duplicate table 42P07). The loser tries again; the migrations themselves are
+ * serialised by migrate's advisory lock.
+ */
+async function migrateRacingReplicas(db: Db, migrate: (db: Db) => Promise<number[]>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(db);
+      return;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (attempt >= 5 || (code !== '23505' && code !== '42P07')) throw e;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+function crash(logger: Logger): never {
+  logger.fatal('test fault crash_after_write: killing this process after the write-ahead, before the broker call');
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
+}
+
+async function serveBrokerSim(ctx: CliContext, port: number): Promise<void> {
+  const { buildBrokerSimApp, StaticPrices } = await import('../../broker-sim/index.js');
+  const { config, logger } = ctx;
+  const closes = await latestCloses(ctx);
+  const prices = new StaticPrices(closes);
+  const keys = config.alpaca.keyId && config.alpaca.secretKey ? { apiKeyId: config.alpaca.keyId, apiSecretKey: config.alpaca.secretKey } : {};
+  const sim = await buildBrokerSimApp({ clock: ctx.clock, logger, prices, config: keys });
+  await sim.app.listen({ port, host: config.host });
+  const url = listeningUrl(sim.app.server.address(), config.host);
+  const n = Object.keys(closes).length;
+  ctx.out(`broker-sim listening on ${url} (${n ? `${n} symbols priced from ${config.dataDir}` : 'no prices yet: POST /admin/prices {"prices":{"AAPL":"187.25"}}'}); docs at ${url}/docs`);
+  await untilSignal(logger, () => sim.app.close());
+}
+
+/** Latest close per symbol from the data store (DuckDB catalog, view `bars`); none when there is no data. */
+async function latestCloses(ctx: CliContext): Promise<Record<string, string>> {
+  const [{ openCatalog }, { decString }] = await Promise.all([import('../../data/catalog.js'), import('../../core/money.js')]);
+  let cat;
+  try {
+    cat = await openCatalog(ctx.config.dataDir);
+  } catch (e) {
+    if (e instanceof InputError) return {};
+    throw e;
+  }
+  try {
+    if (!cat.views.includes('bars')) return {};
+    // Rounded to the tick in SQL (a DOUBLE column): cents at or above $1, 4 decimals below.
+    const rows = await cat.query<{ symbol: string; close: string }>(
+      'SELECT symbol, CAST(CASE WHEN c >= 1 THEN round(c, 2) ELSE round(c, 4) END AS VARCHAR) AS close FROM (SELECT symbol, arg_max(close, date) AS c FROM bars GROUP BY symbol) WHERE c > 0',
+    );
+    return Object.fromEntries(rows.map((r) => [r.symbol, decString(r.close)]));
+  } finally {
+    cat.close();
+  }
+}
+
+function listeningUrl(addr: AddressInfo | string | null, host: string): string {
+  if (addr && typeof addr === 'object') return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  return `http://${host}`;
+}
+
+/** Resolves after SIGINT/SIGTERM and a clean shutdown; a second signal exits at once. */
+function untilSignal(logger: Logger, shutdown: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once(sig, () => process.exit(130));
+      logger.info({ signal: sig }, 'shutting down');
+      shutdown().then(resolve, reject);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function serveSignals(ctx: CliContext, port: number): Promise<void> {
+  const [{ assertSafeBinding }, { openDb }, { openBus }, { buildSignalsApp }] = await Promise.all([
+    import('../../execution/auth.js'),
+    import('../../db/open.js'),
+    import('../../bus/index.js'),
+    import('../../signals/index.js'),
+  ]);
+  const { config, logger } = ctx;
+  assertSafeBinding(config.host, config.apiToken);
+  const db = await openDb(config);
+  const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
+  const app = await buildSignalsApp({ db, bus, clock: ctx.clock, logger, dataDir: config.dataDir, apiToken: config.apiToken });
+  const shutdown = async () => {
+    await app.close();
+    await bus.close();
+    await db.close();
+  };
+  try {
+    await app.listen({ port, host: config.host });
+  } catch (e) {
+    await shutdown();
+    throw e;
+  }
+  const url = listeningUrl(app.server.address(), config.host);
+  ctx.out(`signals listening on ${url} (model registry: ${db.kind}, cache: ${config.redisUrl ? 'redis' : 'in-process'}); docs at ${url}/docs`);
+  await untilSignal(logger, shutdown);
+}
+
+async function serveOrchestrator(ctx: CliContext, port: number): Promise<void> {
+  const [{ assertSafeBinding }, { openDb }, { openBus }, { HttpSignalsClient }, orch, { openCatalog }] = await Promise.all([
+    import('../../execution/auth.js'),
+    import('../../db/open.js'),
+    import('../../bus/index.js'),
+    import('../../signals/index.js'),
+    import('../../orchestrator/index.js'),
+    import('../../data/catalog.js'),
+  ]);
+  const { config, logger } = ctx;
+  assertSafeBinding(config.host, config.apiToken);
+  const local = (p: number) => `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${p}`;
+  const db = await openDb(config);
+  const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
+  const catalog = await openCatalog(config.dataDir);
+  const app = await orch.buildOrchestratorApp({
+    db,
+    clock: ctx.clock,
+    logger,
+    signals: new HttpSignalsClient({ baseUrl: config.urls.signals ?? local(config.ports.signals), apiToken: config.apiToken }),
+    gateway: new orch.HttpGatewayClient({ baseUrl: config.urls.gateway ?? local(config.ports.gateway), apiToken: config.apiToken }),
+    prices: new orch.CatalogPriceSource(catalog),
+    bus,
+    strategies: [{ strategy_id: 'alpha158-ls', capital: '1000000', max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
+    apiToken: config.apiToken,
+  });
+  const shutdown = async () => {
+    await app.close();
+    catalog.close();
+    await bus.close();
+    await db.close();
+  };
+  try {
+    await app.listen({ port, host: config.host });
+  } catch (e) {
+    await shutdown();
+    throw e;
+  }
+  const url = listeningUrl(app.server.address(), config.host);
+  ctx.out(`orchestrator listening on ${url}; docs at ${url}/docs`);
+  await untilSignal(logger, shutdown);
+}

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import type { IO } from '../context.js';
+import { createContext } from '../context.js';
+
+/**
+ * `kestrel up`: every service in one process on the configured ports (embedded defaults:
+ * PGlite under var/pg, in-process bus, simulated broker priced at the latest stored closes).
+ * The orchestrator consumes `signals.generated` for the default strategy.
+ */
+export function registerUp(program: Command, io: IO): void {
+  program
+    .command('up')
+    .description('run broker-sim, gateway (with risk), signals and orchestrator in this process until Ctrl-C')
+    .option('--capital <usd>', 'capital of the default strategy run on each signals.generated event (default 1000000)')
+    .addHelpText(
+      'after',
+      `
+Ports: GATEWAY_PORT 7301, BROKER_SIM_PORT 7302, SIGNALS_PORT 7303, ORCHESTRATOR_PORT 7304 on HOST.
+
+Examples:
+  kestrel up
+  curl -s -XPOST localhost:7303/api/v1/signals/generate -H 'content-type: application/json' \\
+    -d '{"as_of_date":"2020-01-09","top_n":5,"bottom_n":5}'
+  curl -s -XPOST localhost:7304/api/v1/orchestration/run -H 'content-type: application/json' \\
+    -d '{"strategy_id":"demo","as_of_date":"2020-01-09","capital":"1000000","max_position_pct":"0.1"}'
+  kestrel status`,
+    )
+    .action(async (opts: { capital?: string }) => {
+      const ctx = createContext('up', io);
+      const [{ openDb }, { openBus }, { startStack }, { StaticPrices }, { assertSafeBinding }, { openCatalog }] = await Promise.all([
+        import('../../db/open.js'),
+        import('../../bus/index.js'),
+        import('../stack.js'),
+        import('../../broker-sim/index.js'),
+        import('../../execution/auth.js'),
+        import('../../data/catalog.js'),
+      ]);
+      const { config, logger } = ctx;
+      assertSafeBinding(config.host, config.apiToken);
+      // The simulator's prices and the price cache start at the latest stored closes, stamped with their real date.
+      const cat = await openCatalog(config.dataDir);
+      const latest = await cat
+        .query<{ symbol: string; close: number; d: string }>("SELECT symbol, arg_max(close, date) AS close, strftime(max(date), '%Y-%m-%d') AS d FROM bars_raw GROUP BY symbol")
+        .finally(() => cat.close());
+      const db = await openDb(config);
+      const bus = await openBus({ redisUrl: config.redisUrl, logger });
+      await bus.mset(latest.map((r) => [`price:${r.symbol}`, JSON.stringify({ price: String(r.close), size: '0', ts: `${r.d}T21:00:00.000Z` })] as [string, string]));
+      const stack = await startStack({
+        config,
+        clock: ctx.clock,
+        logger,
+        db,
+        bus,
+        ports: 'configured',
+        prices: new StaticPrices(Object.fromEntries(latest.map((r) => [r.symbol, String(r.close)]))),
+        strategies: [{ strategy_id: 'alpha158-ls', capital: opts.capital ?? '1000000', max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
+        consumeSignals: true,
+        sim: { startingCash: opts.capital ?? '1000000' },
+      });
+      for (const [name, url] of Object.entries(stack.urls)) ctx.out(`${name.padEnd(13)} ${url}  (docs ${url}/docs)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          logger.info('shutting down');
+          void stack
+            .close()
+            .then(() => bus.close())
+            .then(() => db.close())
+            .finally(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}
