@@ -220,11 +220,18 @@ async function publishMarks(bus: Bus, closes: Record<string, string>, ts: string
   );
 }
 
-/** Waits until every order of the trade date is terminal (filled, canceled, rejected, …) in our books. */
+/** Waits until every order of the trade date is terminal and all its fills are booked. */
 async function settled(db: Db, day: string, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE trade_date = $1 AND status IN ('pending_new', 'accepted', 'new', 'partially_filled')`, [day]);
+    // Open orders, or filled quantity the broker reported whose fills our books have not recorded yet.
+    const r = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM orders o
+        WHERE o.trade_date = $1
+          AND (o.status IN ('pending_new', 'accepted', 'new', 'partially_filled')
+               OR o.filled_qty <> COALESCE((SELECT sum(f.qty) FROM fills f WHERE f.order_id = o.id), 0))`,
+      [day],
+    );
     if (r.rows[0]!.n === 0) return;
     if (Date.now() > until) throw new FailureError(`${r.rows[0]!.n} orders of ${day} still open after ${timeoutMs} ms: the broker did not fill them`, 'paper_run_stuck');
     await new Promise((res) => setTimeout(res, 10));
@@ -232,7 +239,7 @@ async function settled(db: Db, day: string, timeoutMs = 30_000): Promise<void> {
 }
 
 /** Cash from our own fills ledger: capital − Σ buys + Σ sells. */
-async function ledgerCash(db: Db, capital: ReturnType<typeof dec>) {
+async function ledgerCash(db: Pick<Db, 'query'>, capital: ReturnType<typeof dec>) {
   const r = await db.query<{ side: string; notional: string }>(`SELECT side, sum(qty * price)::text AS notional FROM fills GROUP BY side`);
   const by = Object.fromEntries(r.rows.map((x) => [x.side, dec(x.notional)]));
   return capital.minus(by.buy ?? ZERO).plus(by.sell ?? ZERO);
@@ -240,8 +247,12 @@ async function ledgerCash(db: Db, capital: ReturnType<typeof dec>) {
 
 async function snapshot(stack: Stack, db: Db, closes: Record<string, string>, capital: ReturnType<typeof dec>, now: Date): Promise<PnlSnapshot> {
   void stack;
-  const positions = (await db.query<{ symbol: string; qty: string; avg_entry_price: string; realized_pnl: string }>('SELECT symbol, qty::text, avg_entry_price::text, realized_pnl::text FROM positions ORDER BY symbol')).rows;
-  const cash = await ledgerCash(db, capital);
+  // Positions and fills from one snapshot of the database, so a fill committing in between cannot split them.
+  const { positions, cash } = await db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    const p = (await tx.query<{ symbol: string; qty: string; avg_entry_price: string; realized_pnl: string }>('SELECT symbol, qty::text, avg_entry_price::text, realized_pnl::text FROM positions ORDER BY symbol')).rows;
+    return { positions: p, cash: await ledgerCash(tx, capital) };
+  });
   return computePnl(positions, (s) => (closes[s] ? { price: closes[s]!, ts: now.toISOString() } : undefined), { now, cash });
 }
 
