@@ -113,13 +113,7 @@ async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Pro
     await bus.close();
     await db.close();
   };
-  try {
-    await app.listen({ port, host: config.host });
-  } catch (e) {
-    await shutdown();
-    throw e;
-  }
-  const url = listeningUrl(app.server.address(), config.host);
+  const url = await listenOrShutdown(app, port, config.host, shutdown);
   logger.info({ url, db: db.kind, broker: config.broker, dry_run: config.dryRun, auth: Boolean(config.apiToken) }, 'gateway listening');
   ctx.out(`gateway listening on ${url} (db ${db.kind}, broker ${config.broker}${config.dryRun ? ', DRY RUN' : ''}); docs at ${url}/docs`);
   await untilSignal(logger, shutdown);
@@ -223,13 +217,7 @@ async function serveSignals(ctx: CliContext, port: number): Promise<void> {
     await bus.close();
     await db.close();
   };
-  try {
-    await app.listen({ port, host: config.host });
-  } catch (e) {
-    await shutdown();
-    throw e;
-  }
-  const url = listeningUrl(app.server.address(), config.host);
+  const url = await listenOrShutdown(app, port, config.host, shutdown);
   ctx.out(`signals listening on ${url} (model registry: ${db.kind}, cache: ${config.redisUrl ? 'redis' : 'in-process'}); docs at ${url}/docs`);
   await untilSignal(logger, shutdown);
 }
@@ -266,13 +254,18 @@ async function serveOrchestrator(ctx: CliContext, port: number): Promise<void> {
     await bus.close();
     await db.close();
   };
+  const url = await listenOrShutdown(app, port, config.host, shutdown);
+  ctx.out(`orchestrator listening on ${url}; docs at ${url}/docs`);
+  await untilSignal(logger, shutdown);
+}
+
+/** Listens, or undoes everything the service opened when the port cannot be bound. */
+async function listenOrShutdown(app: { listen(o: { port: number; host: string }): Promise<string>; server: { address(): AddressInfo | string | null } }, port: number, host: string, shutdown: () => Promise<void>): Promise<string> {
   try {
-    await app.listen({ port, host: config.host });
+    await app.listen({ port, host });
   } catch (e) {
     await shutdown();
     throw e;
   }
-  const url = listeningUrl(app.server.address(), config.host);
-  ctx.out(`orchestrator listening on ${url}; docs at ${url}/docs`);
-  await untilSignal(logger, shutdown);
+  return listeningUrl(app.server.address(), host);
 }
