@@ -1,8 +1,7 @@
-import { DOUBLE, INTEGER, VARCHAR } from '@duckdb/node-api';
 import { dayNumber } from '../core/clock.js';
 import { allocBars, type CorporateAction, type SymbolBars } from './bars.js';
 import type { Duck } from './duck.js';
-import { sqlString } from './duck.js';
+import { DOUBLE, INTEGER, sqlString, VARCHAR } from './duck.js';
 import { PartitionHash, tableFiles, type Manifest, type SnapshotWriter, type StoreTable } from './store.js';
 
 /**

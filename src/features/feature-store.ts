@@ -116,7 +116,7 @@ async function writeFeatureParquet(duck: import('../data/duck.js').Duck, writer:
   const names = [...ALPHA158_NAMES, 'LABEL0'];
   await duck.run(`CREATE OR REPLACE TEMP TABLE stage_f (sid INTEGER, day INTEGER, year INTEGER, ${names.map((c) => `${c} DOUBLE`).join(', ')})`);
   await duck.run('CREATE OR REPLACE TEMP TABLE stage_fs (sid INTEGER, symbol VARCHAR)');
-  const { INTEGER, VARCHAR } = await import('@duckdb/node-api');
+  const { INTEGER, VARCHAR } = await import('../data/duck.js');
   await duck.appendColumns('stage_fs', [INTEGER, VARCHAR], [picks.map((_, k) => k), picks.map((p) => p.m.symbol)], picks.length);
   const parts = [...hashes].map(([y, h]) => ({ value: y, hash: h.digest() }));
   const todo = parts.filter((p) => !writer.has('features', `year=${p.value}`, p.hash));
