@@ -160,7 +160,7 @@ async function main() {
   log(`gateway bench: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, schema ${schema.schema}, concurrency ${CONCURRENCY}, side ${SIDE}`);
   const sim = await startChild(['serve', 'broker-sim', '--port', '0', '--data-dir', tmp], {}, /broker-sim listening on (http:\/\/\S+)/);
   await fetch(`${sim.url}/admin/prices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prices: { AAPL: '100', MSFT: '200', SPY: '450', QQQ: '380' } }) });
-  const gw = await startChild(['serve', 'gateway', '--port', '0'], { DATABASE_URL: schema.url, BROKER: 'sim', ALPACA_BASE_URL: sim.url, API_TOKEN: '' }, /gateway listening on (http:\/\/\S+)/);
+  const gw = await startChild(['serve', 'gateway', '--port', '0'], { DATABASE_URL: schema.url, BROKER: 'sim', ALPACA_BASE_URL: sim.url, API_TOKEN: '', RISK_ENABLED: process.env.KESTREL_BENCH_RISK === '1' ? 'true' : 'false' }, /gateway listening on (http:\/\/\S+)/);
   await fetch(`${gw.url}/health`);
 
   const symbols = ['AAPL', 'MSFT', 'SPY', 'QQQ'];

@@ -31,6 +31,11 @@ export interface PaperRunOptions {
   bottomN: number;
   slippageBps: number;
   strategyId?: string;
+  /**
+   * Scripted price shock (risk drills): from `date` on, every symbol held at that day's open
+   * trades `move` (e.g. 0.25) against its position — longs lower, shorts higher.
+   */
+  shock?: { date: string; move: number };
   progress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -115,15 +120,18 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
   try {
     const daily: PaperDay[] = [];
     const equityStart = dec(o.capital);
+    let shocked = new Map<string, 1 | -1>();
     for (let i = 0; i < tradeDays.length; i++) {
       const day = tradeDays[i]!;
       const signalDate = dates[i]!;
       progress('trading', i, tradeDays.length);
       clock.set(`${day}T${CLOSE_UTC_HOUR}:00:00Z`);
-      const closes = await closesOn(stack, day);
+      // Start-of-day equity is yesterday's close, before today's prices move anything.
+      await stack.risk?.provider.recordDayStart(day, dec(daily[i - 1]?.equity ?? decString(equityStart)), 'paper-run');
+      if (o.shock && day === o.shock.date) shocked = await heldDirections(deps.db);
+      const closes = applyShock(await closesOn(stack, day), shocked, o.shock?.move ?? 0);
       stack.sim.sim.setPrices(closes);
       await publishMarks(deps.bus, closes, clock.now().toISOString());
-      await stack.risk?.provider.recordDayStart(day, dec(await equityNow(stack, deps.db, closes, equityStart)), 'paper-run');
 
       const run = await post<RunView>(`${stack.urls.orchestrator}/api/v1/orchestration/run`, o.config.apiToken, {
         strategy_id: strategyId,
@@ -160,7 +168,7 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
     timings.trading = Math.round(performance.now() - t0 - timings.start!);
 
     const last = tradeDays[tradeDays.length - 1]!;
-    const final = await snapshot(stack, deps.db, await closesOn(stack, last), equityStart, clock.now());
+    const final = await snapshot(stack, deps.db, applyShock(await closesOn(stack, last), shocked, o.shock?.move ?? 0), equityStart, clock.now());
     const brokerCash = dec((await stack.gateway.gateway.ctx.broker.getAccount()).cash);
     const equityEnd = dec(final.equity!);
     const orders = (
@@ -212,6 +220,20 @@ async function closesOn(stack: Stack, day: string): Promise<Record<string, strin
   return Object.fromEntries(rows.map((r) => [r.symbol, decString(dec(r.close).toDecimalPlaces(4))]));
 }
 
+/** Sign of every open position (+1 long, −1 short). */
+async function heldDirections(db: Db): Promise<Map<string, 1 | -1>> {
+  const r = await db.query<{ symbol: string; long: boolean }>('SELECT symbol, qty > 0 AS long FROM positions WHERE qty <> 0');
+  return new Map(r.rows.map((x) => [x.symbol, x.long ? 1 : -1]));
+}
+
+/** Moves each shocked symbol's price against its position by `move`, to the cent. */
+function applyShock(closes: Record<string, string>, held: Map<string, 1 | -1>, move: number): Record<string, string> {
+  if (held.size === 0 || move === 0) return closes;
+  const out = { ...closes };
+  for (const [sym, dir] of held) if (out[sym]) out[sym] = decString(dec(out[sym]!).times(1 - dir * move).toDecimalPlaces(2));
+  return out;
+}
+
 /** What market data would do live: the latest price per symbol in the bus (`price:{symbol}`). */
 async function publishMarks(bus: Bus, closes: Record<string, string>, ts: string): Promise<void> {
   await bus.mset(
@@ -256,9 +278,6 @@ async function snapshot(stack: Stack, db: Db, closes: Record<string, string>, ca
   return computePnl(positions, (s) => (closes[s] ? { price: closes[s]!, ts: now.toISOString() } : undefined), { now, cash });
 }
 
-async function equityNow(stack: Stack, db: Db, closes: Record<string, string>, capital: ReturnType<typeof dec>): Promise<string> {
-  return (await snapshot(stack, db, closes, capital, new Date())).equity!;
-}
 
 async function post<T>(url: string, token: string | undefined, body: unknown): Promise<T> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });

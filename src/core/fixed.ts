@@ -14,15 +14,28 @@ function pow10(k: number): bigint {
   return POW10[k]!;
 }
 
-const FIXED_RE = /^([-+]?)(\d*)(?:\.(\d*))?$/;
-
-/** Parses a plain decimal string (`-12.3400`); exponents are refused. */
+/** Parses a plain decimal string (`-12.3400`); exponents are refused. Hand-scanned: hot path. */
 export function parseFixed(text: string): Fixed {
-  const r = FIXED_RE.exec(text);
-  if (!r || (r[2] === '' && (r[3] ?? '') === '')) throw new RangeError(`not a plain decimal: ${JSON.stringify(text)}`);
-  const frac = r[3] ?? '';
-  const m = BigInt((r[2] || '0') + frac);
-  return { m: r[1] === '-' ? -m : m, s: frac.length };
+  const n = text.length;
+  let i = 0;
+  let neg = false;
+  const c0 = text.charCodeAt(0);
+  if (c0 === 45 || c0 === 43) {
+    neg = c0 === 45;
+    i = 1;
+  }
+  let dot = -1;
+  let digits = 0;
+  for (let k = i; k < n; k++) {
+    const c = text.charCodeAt(k);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46 && dot < 0) dot = k;
+    else throw new RangeError(`not a plain decimal: ${JSON.stringify(text)}`);
+  }
+  if (digits === 0) throw new RangeError(`not a plain decimal: ${JSON.stringify(text)}`);
+  const body = dot < 0 ? text.slice(i) : text.slice(i, dot) + text.slice(dot + 1);
+  const m = BigInt(body);
+  return { m: neg ? -m : m, s: dot < 0 ? 0 : n - dot - 1 };
 }
 
 export const ZERO_FIXED: Fixed = { m: 0n, s: 0 };
@@ -56,10 +69,12 @@ export function fixedString(a: Fixed): string {
   const neg = a.m < 0n;
   let digits = (neg ? -a.m : a.m).toString();
   let s = a.s;
-  while (s > 0 && digits.endsWith('0')) {
-    digits = digits.slice(0, -1);
+  let end = digits.length;
+  while (s > 0 && digits.charCodeAt(end - 1) === 48) {
+    end--;
     s--;
   }
+  if (end < digits.length) digits = digits.slice(0, end);
   if (s > 0) {
     digits = digits.padStart(s + 1, '0');
     digits = `${digits.slice(0, -s)}.${digits.slice(-s)}`;
