@@ -3,7 +3,7 @@ import { dec, decString, ZERO, type Decimal } from '../core/money.js';
 import type { OrderSide } from '../execution/broker.js';
 import { base32, deriveClientOrderId } from '../execution/client-order-id.js';
 import type { Signal } from '../signals/types.js';
-import type { Leg, PlanOrderStatus } from './types.js';
+import type { Leg, PlanOrderStatus, RunOrderView } from './types.js';
 
 /**
  * Sizing and the order plan: pure functions over exact decimals (no I/O), the same for HTTP
@@ -45,23 +45,11 @@ export interface PlanInput {
   prices: ReadonlyMap<string, Decimal>;
 }
 
-export interface PlanRow {
-  seq: number;
-  symbol: string;
-  leg: Leg;
-  predicted_return: number | null;
-  rank: number | null;
-  target_weight: string | null;
-  price: string | null;
-  current_qty: string;
-  target_qty: string | null;
-  capped: boolean;
-  side: OrderSide | null;
-  qty: string | null;
-  client_order_id: string | null;
-  order_status: Extract<PlanOrderStatus, 'planned' | 'deferred' | 'unchanged' | 'symbol_failed'>;
-  error: string | null;
-}
+/** A planned row: the view's planning columns, before anything was submitted. */
+export type PlanRow = Pick<
+  RunOrderView,
+  'seq' | 'symbol' | 'leg' | 'predicted_return' | 'rank' | 'target_weight' | 'price' | 'current_qty' | 'target_qty' | 'capped' | 'side' | 'qty' | 'client_order_id' | 'error'
+> & { order_status: Extract<PlanOrderStatus, 'planned' | 'deferred' | 'unchanged' | 'symbol_failed'> };
 
 /**
  * The plan: a row for every symbol with a non-zero weight or a position (best rank first, then

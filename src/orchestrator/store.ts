@@ -1,8 +1,7 @@
 import { decString } from '../core/money.js';
 import type { Db, Queryable } from '../db/db.js';
-import type { OrderSide } from '../execution/broker.js';
 import type { PlanRow } from './sizing.js';
-import type { Leg, PlanOrderStatus, RunOrderView, RunRequest, RunStatus, RunTrigger, RunView } from './types.js';
+import type { PlanOrderStatus, RunOrderView, RunRequest, RunStatus, RunTrigger, RunView } from './types.js';
 
 /**
  * SQL of the orchestrator's two tables (migrations/0003_orchestrator.sql). Every write made
@@ -184,31 +183,8 @@ export async function storePlan(db: Db, run: Pick<RunRow, 'id' | 'attempt'>, row
   });
 }
 
-interface OrderDbRow {
-  seq: number;
-  symbol: string;
-  leg: Leg;
-  predicted_return: number | null;
-  rank: number | null;
-  target_weight: string | null;
-  price: string | null;
-  current_qty: string;
-  target_qty: string | null;
-  capped: boolean;
-  side: OrderSide | null;
-  qty: string | null;
-  client_order_id: string | null;
-  order_status: PlanOrderStatus;
-  gateway_order_id: string | null;
-  gateway_status: string | null;
-  created: boolean | null;
-  retryable: boolean;
-  limited_by: string | null;
-  error: string | null;
-  attempts: number;
-  submitted_at: string | null;
-  updated_at: string;
-}
+/** Rows of orchestration_orders are the API's view as they are. */
+type OrderDbRow = RunOrderView;
 
 export async function loadPlan(db: Queryable, runId: number): Promise<OrderState[]> {
   const r = await db.query<OrderDbRow>(`SELECT ${ORDER_COLUMNS} FROM orchestration_orders WHERE run_id = $1 ORDER BY seq`, [runId]);
