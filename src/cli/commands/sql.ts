@@ -45,7 +45,7 @@ export function resolveSql(query: string | undefined, args: SqlArgs): string {
 export function registerSql(program: Command, io: IO): void {
   program
     .command('sql')
-    .description('query the data with DuckDB SQL (views: bars, bars_raw, quarantine, corporate_actions)')
+    .description('query the data with DuckDB SQL (views: bars, bars_raw, quarantine, corporate_actions, features)')
     .argument('[query]', 'SQL to run')
     .option('-f, --file <q.sql>', 'run the statements of a file (the last one is printed)')
     .option('--helper <name>', `run a helper query: ${Object.keys(HELPERS).join(', ')}`)

@@ -22,6 +22,16 @@ export function registerStart(program: Command, io: IO): void {
     .option('--data-dir <dir>', 'data directory (default $KESTREL_DATA_DIR or ./data)')
     .option('--days <n>', 'trading days of the paper run (default 20)')
     .option('--json', 'print the paper-run report as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npm start                      # the same as: npx kestrel start
+  npx kestrel start --days 60    # a longer paper run
+  npx kestrel start --json > report.json
+
+Writes ./data (Parquet) and ./var (embedded Postgres, model artifacts, var/paper/last-report.json).`,
+    )
     .action(async (opts: { dataDir?: string; days?: string; json?: boolean }) => {
       if (!existsSync(SAMPLE_BARS)) throw new InputError(`bundled sample missing: ${SAMPLE_BARS}`);
       const ctx = createContext('start', io, { dataDir: opts.dataDir }, { quiet: true });
