@@ -11,7 +11,7 @@ import { createContext } from '../context.js';
  * stop accepting, finish in-flight requests, stop background work, close the database).
  * Heavy modules load only when the command runs, not for --help.
  */
-export const SERVICES = ['gateway', 'broker-sim', 'signals', 'orchestrator'] as const;
+export const SERVICES = ['gateway', 'broker-sim', 'signals', 'orchestrator', 'marketdata', 'replay'] as const;
 
 interface ServeArgs {
   port?: string;
@@ -26,7 +26,7 @@ const TEST_FAULTS = ['crash_after_write'] as const;
 export function registerServe(program: Command, io: IO): void {
   program
     .command('serve')
-    .description('run one service until Ctrl-C: gateway (execution + risk), broker-sim (simulated Alpaca broker), signals or orchestrator')
+    .description('run one service until Ctrl-C: gateway (execution + risk), broker-sim (simulated Alpaca broker), signals, orchestrator, marketdata, replay')
     .argument('<service>', SERVICES.join(' | '))
     .option('--port <n>', 'TCP port (default $GATEWAY_PORT 7301 / $BROKER_SIM_PORT 7302; 0 = any free port)')
     .option('--host <addr>', 'interface to bind (default $HOST or 127.0.0.1)')
@@ -56,11 +56,13 @@ shutdown, 2 on bad configuration, 1 on failure.`,
     .action(async (service: string, opts: ServeArgs) => {
       if (!(SERVICES as readonly string[]).includes(service)) throw new InputError(`unknown service ${JSON.stringify(service)}; choose one of: ${SERVICES.join(', ')}`, 'bad_usage');
       const ctx = createContext(service, io, { host: opts.host, dataDir: opts.dataDir });
-      const ports = { gateway: ctx.config.ports.gateway, 'broker-sim': ctx.config.ports.brokerSim, signals: ctx.config.ports.signals, orchestrator: ctx.config.ports.orchestrator };
+      const ports = { gateway: ctx.config.ports.gateway, 'broker-sim': ctx.config.ports.brokerSim, signals: ctx.config.ports.signals, orchestrator: ctx.config.ports.orchestrator, marketdata: ctx.config.ports.marketdata, replay: ctx.config.ports.replay };
       const port = parsePort(opts.port, ports[service as (typeof SERVICES)[number]]);
       if (service === 'gateway') await serveGateway(ctx, port, opts);
       else if (service === 'signals') await serveSignals(ctx, port);
       else if (service === 'orchestrator') await serveOrchestrator(ctx, port);
+      else if (service === 'marketdata') await serveMarketData(ctx, port);
+      else if (service === 'replay') await serveReplay(ctx, port);
       else await serveBrokerSim(ctx, port);
     });
 }
@@ -268,4 +270,36 @@ async function listenOrShutdown(app: { listen(o: { port: number; host: string })
     throw e;
   }
   return listeningUrl(app.server.address(), host);
+}
+
+async function serveReplay(ctx: CliContext, port: number): Promise<void> {
+  const [{ openCatalog }, { buildReplayServer, catalogSource }] = await Promise.all([import('../../data/catalog.js'), import('../../marketdata/replay/server.js')]);
+  const { config, logger } = ctx;
+  const cat = await openCatalog(config.dataDir);
+  const last = (await cat.query<{ d: string }>("SELECT strftime(max(date), '%Y-%m-%d') AS d FROM bars_raw"))[0]?.d;
+  if (!last) throw new InputError(`no bars in ${config.dataDir}: run kestrel etl first`, 'no_data');
+  const source = await catalogSource(cat, { from: last, to: last });
+  cat.close();
+  const keys = config.alpaca.keyId && config.alpaca.secretKey ? { key: config.alpaca.keyId, secret: config.alpaca.secretKey } : null;
+  const replay = buildReplayServer({ clock: ctx.clock, logger, source, speed: 10, keys, date: last });
+  const bound = await replay.listen(port, config.host);
+  ctx.out(`replay listening on ws://${config.host}:${bound}/v2/iex (day ${last}, ${source.symbols().length} symbols, Alpaca market-data v2 protocol)`);
+  await untilSignal(logger, () => replay.close());
+}
+
+async function serveMarketData(ctx: CliContext, port: number): Promise<void> {
+  const [{ openDb }, { openBus }, { buildMarketDataApp }] = await Promise.all([import('../../db/open.js'), import('../../bus/index.js'), import('../../marketdata/service/app.js')]);
+  const { config, logger } = ctx;
+  const db = await openDb(config);
+  const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
+  const url = config.alpaca.dataUrl ?? `ws://127.0.0.1:${config.ports.replay}/v2/iex`;
+  const app = await buildMarketDataApp({ db, bus, clock: ctx.clock, logger, feed: { url, key: config.alpaca.keyId ?? 'kestrel-replay', secret: config.alpaca.secretKey ?? 'kestrel-replay' } });
+  const shutdown = async () => {
+    await app.close();
+    await bus.close();
+    await db.close();
+  };
+  const bound = await listenOrShutdown(app, port, config.host, shutdown);
+  ctx.out(`marketdata listening on ${bound} (feed ${url}); live P&L at ${bound}/api/v1/pnl and ${bound}/api/v1/pnl/stream`);
+  await untilSignal(logger, shutdown);
 }

@@ -52,6 +52,7 @@ export async function collectStatus(config: Config, now: Date): Promise<StatusRe
     ['broker-sim', config.ports.brokerSim],
     ['signals', config.ports.signals],
     ['orchestrator', config.ports.orchestrator],
+    ['marketdata', config.ports.marketdata],
   ];
   const components: Component[] = [];
   const health = await Promise.all(services.map(([, port]) => getJson(`${base(port)}/health`)));
