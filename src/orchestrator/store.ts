@@ -10,39 +10,11 @@ import type { PlanOrderStatus, RunOrderView, RunRequest, RunStatus, RunTrigger, 
  */
 
 /** A run row as the database returns it (NUMERIC → string, date → YYYY-MM-DD, timestamptz → ISO UTC). */
-export interface RunRow {
-  id: number;
-  strategy_id: string;
-  as_of_date: string;
-  trade_date: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  dry_run: boolean;
-  capital: string;
-  max_position_pct: string;
-  top_n: number;
-  bottom_n: number;
-  symbols: string[] | null;
-  model_version: string | null;
-  signals_count: number;
-  orders_planned: number;
-  orders_submitted: number;
-  orders_failed: number;
-  symbols_failed: number;
-  signals_ms: number | null;
-  positions_ms: number | null;
-  plan_ms: number | null;
-  submit_ms: number | null;
-  total_ms: number | null;
-  error: string | null;
-  attempt: number;
-  lease_expires_at: string | null;
-  planned_at: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-}
+export type RunRow = Omit<RunView, 'timings'> &
+  RunView['timings'] & {
+    lease_expires_at: string | null;
+    planned_at: string | null;
+  };
 
 /** A plan row as stored, with the submission state. */
 export interface OrderState extends Omit<PlanRow, 'order_status'> {
