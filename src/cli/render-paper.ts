@@ -10,11 +10,13 @@ export function renderPaperReport(r: PaperReport, color: boolean): string {
     const s = money(v);
     return s.startsWith('-') ? c.red(s) : c.green(`+${s}`);
   };
-  const ok = money(r.reconciliation_difference) === '0.00' || money(r.reconciliation_difference) === '-0.00';
+  // Cents for people; the exact difference stays in the JSON report.
+  const cents = (v: string) => money(v).replace(/^-(0\.00)$/, '$1');
+  const ok = cents(r.reconciliation_difference) === '0.00';
   const lines = [
     `${c.bold('Paper run')} ${r.strategy_id}  ${r.from} → ${r.to} (${r.days} trading days), model ${r.model ?? '-'}  ${c.dim(r.generated_at)}`,
     `  equity  ${money(r.equity_start)} → ${money(r.equity_end)}   total P&L ${signed(r.total_pnl)}  (realized ${signed(r.realized_pnl)}, unrealized ${signed(r.unrealized_pnl)})`,
-    `  books   ${ok ? c.green('✓') : c.red('✗')} total P&L = equity change to the cent (difference ${money(r.reconciliation_difference)}); our cash ledger vs the broker's: ${money(r.broker_cash_difference)}`,
+    `  books   ${ok ? c.green('✓') : c.red('✗')} total P&L = equity change to the cent (difference ${cents(r.reconciliation_difference)}); our cash ledger vs the broker's: ${cents(r.broker_cash_difference)}`,
     '',
     formatTable(
       r.daily.map((d) => ({ date: d.date, signals: d.signal_date, run: `${d.run_id} ${d.run_status}`, orders: d.orders, fills: d.fills, equity: money(d.equity), total_pnl: money(d.total_pnl) })),
