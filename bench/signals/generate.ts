@@ -15,7 +15,6 @@
  *    Every warm answer is checked equal to the cold one.
  * Targets (issue): cached ≥ 50% faster than computed; warm p50 < 25 ms, p99 < 60 ms.
  */
-import { Redis } from 'ioredis';
 import { Agent, request } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -34,6 +33,7 @@ import { computeAlpha158 } from '../../src/features/compute.js';
 import { buildSet } from '../../src/ml/dataset.js';
 import { trainGbdt } from '../../src/ml/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { deletePrefix } from '../../src/bus/test-helpers.js';
 import { ModelRegistry } from '../../src/registry/models.js';
 import { buildSignalsApp, type SignalsApp } from '../../src/signals/app.js';
 import { rowOf } from '../../src/signals/features.js';
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
       agent.destroy();
       await app.close();
       await bus.close();
-      if (b.name === 'redis') await deletePrefix(REDIS_URL, prefix).catch((e: unknown) => log(`NOTE: could not delete ${prefix}* (${(e as Error).message})`));
+      if (b.name === 'redis') await deletePrefix(prefix, REDIS_URL).catch((e: unknown) => log(`NOTE: could not delete ${prefix}* (${(e as Error).message})`));
     }
   }
 
@@ -258,22 +258,6 @@ function viaHttp(base: string, agent: Agent, req: SignalsRequest): Promise<Signa
   });
 }
 
-/** Deletes every key under the bench's prefix (SCAN, never KEYS): cache entries and the stream. */
-async function deletePrefix(url: string, prefix: string): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await r.del(keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await r.quit();
-  } finally {
-    r.disconnect();
-  }
-}
 
 async function clearCache(bus: Bus, dates: string[], symbolsOn: Map<string, string[]>, bars: Map<string, unknown>): Promise<void> {
   const keys: string[] = [];

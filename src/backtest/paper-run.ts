@@ -1,11 +1,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bus } from '../bus/index.js';
-import { dayNumber, dayString, fixedClock } from '../core/clock.js';
+import { dayNumber, fixedClock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import { FailureError, InputError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { dec, decString, money, sum, ZERO } from '../core/money.js';
+import { dec, decString, ZERO } from '../core/money.js';
 import { isTradingDay } from '../data/calendar.js';
 import type { Db } from '../db/db.js';
 import type { RunView } from '../orchestrator/index.js';
@@ -143,7 +143,7 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
         bottom_n: o.bottomN,
       });
       await settled(deps.db, day);
-      const snap = await snapshot(stack, deps.db, closes, equityStart, clock.now());
+      const snap = await snapshot(deps.db, closes, equityStart, clock.now());
       const counts = (await deps.db.query<{ orders: number; fills: number }>(
         `SELECT (SELECT count(*) FROM orders WHERE trade_date = $1)::int AS orders,
                 (SELECT count(*) FROM fills f JOIN orders o ON o.id = f.order_id WHERE o.trade_date = $1)::int AS fills`,
@@ -168,7 +168,7 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
     timings.trading = Math.round(performance.now() - t0 - timings.start!);
 
     const last = tradeDays[tradeDays.length - 1]!;
-    const final = await snapshot(stack, deps.db, applyShock(await closesOn(stack, last), shocked, o.shock?.move ?? 0), equityStart, clock.now());
+    const final = await snapshot(deps.db, applyShock(await closesOn(stack, last), shocked, o.shock?.move ?? 0), equityStart, clock.now());
     const brokerCash = dec((await stack.gateway.gateway.ctx.broker.getAccount()).cash);
     const equityEnd = dec(final.equity!);
     const orders = (
@@ -267,8 +267,7 @@ async function ledgerCash(db: Pick<Db, 'query'>, capital: ReturnType<typeof dec>
   return capital.minus(by.buy ?? ZERO).plus(by.sell ?? ZERO);
 }
 
-async function snapshot(stack: Stack, db: Db, closes: Record<string, string>, capital: ReturnType<typeof dec>, now: Date): Promise<PnlSnapshot> {
-  void stack;
+async function snapshot(db: Db, closes: Record<string, string>, capital: ReturnType<typeof dec>, now: Date): Promise<PnlSnapshot> {
   // Positions and fills from one snapshot of the database, so a fill committing in between cannot split them.
   const { positions, cash } = await db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
@@ -293,8 +292,3 @@ export function freshPaperDir(varDir: string): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
-
-/** Cents, for the console. */
-export const cents = (v: string) => money(v);
-export const sumOf = sum;
-export { dayString };
