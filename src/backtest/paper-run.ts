@@ -7,6 +7,7 @@ import { FailureError, InputError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { dec, decString, ZERO } from '../core/money.js';
 import { isTradingDay } from '../data/calendar.js';
+import { latestRawCloses } from '../data/latest-closes.js';
 import type { Db } from '../db/db.js';
 import type { RunView } from '../orchestrator/index.js';
 import { computePnl, type PnlSnapshot } from '../pnl/portfolio.js';
@@ -214,10 +215,8 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
 
 /** Each symbol's latest raw (traded) close on or before the day, as decimal strings (a halted name keeps its last price). */
 async function closesOn(stack: Stack, day: string): Promise<Record<string, string>> {
-  const rows = await stack.catalog.query<{ symbol: string; close: number }>(
-    `SELECT symbol, arg_max(close, date) AS close FROM bars_raw WHERE date <= DATE '${day}' AND date > DATE '${day}' - INTERVAL 10 DAY AND close > 0 GROUP BY symbol`,
-  );
-  return Object.fromEntries(rows.map((r) => [r.symbol, decString(dec(r.close).toDecimalPlaces(4))]));
+  const latest = await latestRawCloses(stack.catalog, { onOrBefore: day, withinDays: 10 });
+  return Object.fromEntries([...latest].map(([s, x]) => [s, x.close]));
 }
 
 /** Sign of every open position (+1 long, −1 short). */

@@ -160,9 +160,9 @@ async function serveBrokerSim(ctx: CliContext, port: number): Promise<void> {
   await untilSignal(logger, () => sim.app.close());
 }
 
-/** Latest close per symbol from the data store (DuckDB catalog, view `bars`); none when there is no data. */
+/** Latest traded close per symbol from the data store; none when there is no data. */
 async function latestCloses(ctx: CliContext): Promise<Record<string, string>> {
-  const [{ openCatalog }, { decString }] = await Promise.all([import('../../data/catalog.js'), import('../../core/money.js')]);
+  const [{ openCatalog }, { dec, decString, Decimal }, { latestRawCloses }] = await Promise.all([import('../../data/catalog.js'), import('../../core/money.js'), import('../../data/latest-closes.js')]);
   let cat;
   try {
     cat = await openCatalog(ctx.config.dataDir);
@@ -171,12 +171,10 @@ async function latestCloses(ctx: CliContext): Promise<Record<string, string>> {
     throw e;
   }
   try {
-    if (!cat.views.includes('bars')) return {};
-    // Rounded to the tick in SQL (a DOUBLE column): cents at or above $1, 4 decimals below.
-    const rows = await cat.query<{ symbol: string; close: string }>(
-      'SELECT symbol, CAST(CASE WHEN c >= 1 THEN round(c, 2) ELSE round(c, 4) END AS VARCHAR) AS close FROM (SELECT symbol, arg_max(close, date) AS c FROM bars GROUP BY symbol) WHERE c > 0',
-    );
-    return Object.fromEntries(rows.map((r) => [r.symbol, decString(r.close)]));
+    if (!cat.views.includes('bars_raw')) return {};
+    const latest = await latestRawCloses(cat);
+    // Rounded to the tick: cents at or above $1, 4 decimals below.
+    return Object.fromEntries([...latest].map(([symbol, x]) => [symbol, decString(dec(x.close).toDecimalPlaces(dec(x.close).gte(1) ? 2 : 4, Decimal.ROUND_HALF_UP))]));
   } finally {
     cat.close();
   }

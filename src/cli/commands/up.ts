@@ -27,24 +27,23 @@ Examples:
     )
     .action(async (opts: { capital?: string }) => {
       const ctx = createContext('up', io);
-      const [{ openDb }, { openBus }, { startStack }, { StaticPrices }, { assertSafeBinding }, { openCatalog }] = await Promise.all([
+      const [{ openDb }, { openBus }, { startStack }, { StaticPrices }, { assertSafeBinding }, { openCatalog }, { latestRawCloses }] = await Promise.all([
         import('../../db/open.js'),
         import('../../bus/index.js'),
         import('../stack.js'),
         import('../../broker-sim/index.js'),
         import('../../execution/auth.js'),
         import('../../data/catalog.js'),
+        import('../../data/latest-closes.js'),
       ]);
       const { config, logger } = ctx;
       assertSafeBinding(config.host, config.apiToken);
       // The simulator's prices and the price cache start at the latest stored closes, stamped with their real date.
       const cat = await openCatalog(config.dataDir);
-      const latest = await cat
-        .query<{ symbol: string; close: number; d: string }>("SELECT symbol, arg_max(close, date) AS close, strftime(max(date), '%Y-%m-%d') AS d FROM bars_raw GROUP BY symbol")
-        .finally(() => cat.close());
+      const latest = [...(await latestRawCloses(cat).finally(() => cat.close()))].map(([symbol, x]) => ({ symbol, close: x.close, d: x.date }));
       const db = await openDb(config);
       const bus = await openBus({ redisUrl: config.redisUrl, logger });
-      await bus.mset(latest.map((r) => [`price:${r.symbol}`, JSON.stringify({ price: String(r.close), size: '0', ts: `${r.d}T21:00:00.000Z` })] as [string, string]));
+      await bus.mset(latest.map((r) => [`price:${r.symbol}`, JSON.stringify({ price: r.close, size: '0', ts: `${r.d}T21:00:00.000Z` })] as [string, string]));
       const stack = await startStack({
         config,
         clock: ctx.clock,
@@ -52,7 +51,7 @@ Examples:
         db,
         bus,
         ports: 'configured',
-        prices: new StaticPrices(Object.fromEntries(latest.map((r) => [r.symbol, String(r.close)]))),
+        prices: new StaticPrices(Object.fromEntries(latest.map((r) => [r.symbol, r.close]))),
         strategies: [{ strategy_id: 'alpha158-ls', capital: opts.capital ?? '1000000', max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
         consumeSignals: true,
         sim: { startingCash: opts.capital ?? '1000000' },
