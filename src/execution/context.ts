@@ -1,3 +1,4 @@
+import { batcher, type Batched } from '../core/batcher.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Db } from '../db/db.js';
@@ -6,6 +7,8 @@ import type { Broker } from './broker.js';
 import { gatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import type { OrderRow } from './model.js';
 import { allowAll, type PreTradeCheck } from './pre-trade.js';
+import { recordBrokerOrders, type BrokerAnswer } from './store.js';
+import { lookupBatch, RecentIds, writeAheadBatch, type InsertOutcome, type WriteAheadItem } from './write-ahead.js';
 
 /**
  * Test-only fault hooks. `afterWrite` runs after the write-ahead row is committed and before
@@ -51,7 +54,16 @@ export interface GatewayContext {
    * one of them is left to the submission's own answer, which the broker gives after it.
    */
   inFlight: Set<string>;
+  /** Group-committed hot statements (see src/core/batcher.ts): write-ahead, duplicate lookup, broker answers. */
+  writeAhead: Batched<WriteAheadItem, InsertOutcome>;
+  lookup: Batched<string, OrderRow | null>;
+  recordAnswer: Batched<BrokerAnswer, OrderRow | null>;
+  /** Ids this process wrote or answered lately: duplicates of these skip the pre-trade check. */
+  recent: RecentIds;
 }
+
+/** Batches of one kind running at once: a few, well under the pool (20), so other work gets connections. */
+const BATCH = { maxBatch: 256, maxInFlight: 3 };
 
 export function createGatewayContext(deps: GatewayDeps): GatewayContext {
   const registry = deps.metrics ?? createMetrics('gateway');
@@ -68,6 +80,10 @@ export function createGatewayContext(deps: GatewayDeps): GatewayContext {
     submitGraceMs: deps.submitGraceMs ?? 15_000,
     retry: { baseMs: deps.retry?.baseMs ?? 500, maxMs: deps.retry?.maxMs ?? 30_000 },
     inFlight: new Set(),
+    writeAhead: batcher((items) => writeAheadBatch(deps.db, items), BATCH),
+    lookup: batcher((ids) => lookupBatch(deps.db, ids), BATCH),
+    recordAnswer: batcher((answers) => recordBrokerOrders(deps.db, answers), BATCH),
+    recent: new RecentIds(),
   };
 }
 

@@ -1,5 +1,5 @@
 import { dec, decString } from '../core/money.js';
-import type { Queryable } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import type { BrokerOrder } from './broker.js';
 import { ORDER_COLUMNS, orderOf, type EventSource, type OrderRow } from './model.js';
 import { allowedFrom, fromBrokerStatus, type OrderStatus } from './order-state.js';
@@ -47,50 +47,91 @@ export async function appendEvent(q: Queryable, e: EventInput): Promise<void> {
  * broker said can always be asked again, so losing the last few such commits in a crash only
  * leaves the order pending_new (or its fills missing) until reconciliation adopts it again.
  * The write-ahead INSERT, which is what makes a second submission impossible, stays synchronous.
+ * Set-based: several answers (concurrent submissions, batched by the gateway) in one statement;
+ * the state machine's allowed "from" statuses travel as a comma-separated list per row.
  */
-const ACK = statement('record_broker_order', `
-WITH old AS (SELECT id, status FROM orders WHERE id = $1 AND set_config('synchronous_commit', 'off', true) IS NOT NULL FOR UPDATE),
+const ACK = statement('record_broker_orders', `
+WITH i AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[])
+    AS i(id, allowed, to_status, broker_order_id, filled_qty, filled_avg_price, at, kind, source, detail)
+),
+old AS (
+  SELECT o.id, o.status FROM orders o JOIN i ON o.id = i.id
+  WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL ORDER BY o.id FOR UPDATE OF o
+),
 u AS (
   UPDATE orders o SET
-    status = CASE WHEN o.status = ANY($2::text[]) THEN $3::text ELSE o.status END,
-    broker_order_id = COALESCE(o.broker_order_id, $4::text),
-    filled_qty = GREATEST(o.filled_qty, $5::numeric),
-    filled_avg_price = CASE WHEN $5::numeric > o.filled_qty THEN $6::numeric ELSE o.filled_avg_price END,
+    status = CASE WHEN o.status = ANY(string_to_array(i.allowed, ',')) THEN i.to_status ELSE o.status END,
+    broker_order_id = COALESCE(o.broker_order_id, i.broker_order_id),
+    filled_qty = GREATEST(o.filled_qty, i.filled_qty),
+    filled_avg_price = CASE WHEN i.filled_qty > o.filled_qty THEN i.filled_avg_price ELSE o.filled_avg_price END,
     error = CASE WHEN o.status IN ('canceled', 'rejected', 'expired') THEN o.error
-                 WHEN o.status = ANY($2::text[]) AND $3::text = 'rejected' THEN 'rejected by the broker'
+                 WHEN o.status = ANY(string_to_array(i.allowed, ',')) AND i.to_status = 'rejected' THEN 'rejected by the broker'
                  ELSE NULL END,
     next_attempt_at = NULL,
-    updated_at = $7::timestamptz
-  FROM old WHERE o.id = old.id
-  RETURNING ${ORDER_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}, old.status AS old_status
+    updated_at = i.at
+  FROM old JOIN i ON i.id = old.id WHERE o.id = old.id
+  RETURNING ${ORDER_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}, old.status AS old_status, i.at AS event_at, i.kind AS event_kind, i.source AS event_source, i.detail AS event_detail
 ),
 ev AS (
   INSERT INTO order_events (order_id, client_order_id, kind, from_status, to_status, source, detail, created_at)
-  SELECT id, client_order_id, $8::text, old_status, status, $9::text, $10::jsonb, $7::timestamptz FROM u
+  SELECT id, client_order_id, event_kind, old_status, status, event_source, event_detail, event_at FROM u
 )
-SELECT * FROM u`);
+SELECT ${ORDER_COLUMNS} FROM u`);
+
+export interface BrokerAnswer {
+  orderId: string;
+  bo: BrokerOrder;
+  kind: string;
+  source: EventSource;
+  at: Date;
+  detail?: Record<string, unknown>;
+}
 
 /**
- * Records what the broker says about one of our orders (a submit answer, an adopted duplicate,
- * a reconciliation lookup): broker id, status through the state machine, filled_qty that never
+ * Records what the broker says about our orders (submit answers, adopted duplicates,
+ * reconciliation lookups): broker id, status through the state machine, filled_qty that never
  * goes down. Fills and positions are not touched here (trade updates and reconciliation do that).
+ * One answer per order per statement (an UPDATE … FROM changes a row once): repeats of an order
+ * go in a following statement, in order. null where the order does not exist.
  */
+export async function recordBrokerOrders(q: Queryable, answers: readonly BrokerAnswer[], kind?: Db['kind']): Promise<Array<OrderRow | null>> {
+  const out: Array<OrderRow | null> = answers.map(() => null);
+  let todo = answers.map((a, n) => ({ a, n }));
+  while (todo.length) {
+    const seen = new Set<string>();
+    const now = todo.filter(({ a }) => !seen.has(a.orderId) && seen.add(a.orderId));
+    todo = todo.filter((t) => !now.includes(t));
+    const col = <T>(f: (a: BrokerAnswer) => T) => now.map(({ a }) => f(a));
+    const r = await runStatement<OrderRow>(
+      q,
+      ACK,
+      [
+        col((a) => a.orderId),
+        col((a) => {
+          const to = fromBrokerStatus(a.bo.status);
+          return (to ? allowedFrom(to) : []).join(',');
+        }),
+        col((a) => fromBrokerStatus(a.bo.status)),
+        col((a) => a.bo.id),
+        col((a) => decString(a.bo.filled_qty)),
+        col((a) => (a.bo.filled_avg_price !== null && dec(a.bo.filled_qty).gt(0) ? decString(a.bo.filled_avg_price) : null)),
+        col((a) => a.at.toISOString()),
+        col((a) => a.kind),
+        col((a) => a.source),
+        col((a) => JSON.stringify({ broker_order_id: a.bo.id, broker_status: a.bo.status, broker_filled_qty: a.bo.filled_qty, ...a.detail })),
+      ],
+      kind,
+    );
+    const byId = new Map(r.rows.map((row) => [row.id, row]));
+    for (const { a, n } of now) out[n] = byId.get(a.orderId) ?? null;
+  }
+  return out;
+}
+
+/** One answer (see recordBrokerOrders). */
 export async function recordBrokerOrder(q: Queryable, orderId: string, bo: BrokerOrder, e: { kind: string; source: EventSource; at: Date; detail?: Record<string, unknown> }): Promise<OrderRow | null> {
-  const to = fromBrokerStatus(bo.status);
-  const from = to ? allowedFrom(to) : [];
-  const r = await runStatement<OrderRow & { old_status: OrderStatus }>(q, ACK, [
-    orderId,
-    from,
-    to,
-    bo.id,
-    decString(bo.filled_qty),
-    bo.filled_avg_price !== null && dec(bo.filled_qty).gt(0) ? decString(bo.filled_avg_price) : null,
-    e.at.toISOString(),
-    e.kind,
-    e.source,
-    JSON.stringify({ broker_order_id: bo.id, broker_status: bo.status, broker_filled_qty: bo.filled_qty, ...e.detail }),
-  ]);
-  return r.rows[0] ? orderOf(r.rows[0]) : null;
+  return (await recordBrokerOrders(q, [{ orderId, bo, ...e }]))[0]!;
 }
 
 const TRANSITION_SQL = `

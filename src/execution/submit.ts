@@ -3,23 +3,23 @@ import { DatabaseUnavailableError } from '../db/db.js';
 import { HttpError } from '../observability/http-app.js';
 import { BrokerDuplicateOrderError, BrokerRejectedError, BrokerUnavailableError, type BrokerOrder, type BrokerOrderRequest } from './broker.js';
 import { backoffMs, type GatewayContext } from './context.js';
-import { ORDER_COLUMNS, type EventSource, type OrderRow } from './model.js';
+import type { EventSource, OrderRow } from './model.js';
 import { parseOrderRequest, sameIntent, type NewOrder, type OrderRequest } from './order-input.js';
 import type { PreTradeResult } from './pre-trade.js';
-import { statement, runStatement } from './sql.js';
-import { appendEvent, findOrderByClientId, recordBrokerOrder, scheduleRetry, transitionOrder } from './store.js';
+import { appendEvent, findOrderByClientId, scheduleRetry, transitionOrder } from './store.js';
+import type { InsertOutcome } from './write-ahead.js';
 
 /**
  * POST /api/v1/orders as a plain function.
  *
  *  1. Validate and canonicalise; derive the client_order_id (or check the caller's).
  *  2. Pre-trade check (a refusal writes no order, see pre-trade.ts).
- *  3. Write-ahead: ONE statement inserts the order (pending_new, or dry_run) unless the kill
- *     switch is engaged, appends its `created` event, and — when the id already exists —
- *     returns the existing row instead (INSERT … ON CONFLICT DO NOTHING + a SELECT of the loser).
+ *  3. Write-ahead: ONE statement (shared with concurrent requests, write-ahead.ts) inserts the
+ *     order (pending_new, or dry_run) unless the kill switch is engaged, appends its `created`
+ *     event, and — when the id already exists — returns the existing row instead.
  *  4. Only the creator of the row calls the broker, with the same client_order_id every time.
  *  5. One statement records the broker's answer (state machine + audit; committed
- *     asynchronously — the broker can always be asked again, see store.ts).
+ *     asynchronously — the broker can always be asked again, see store.ts), batched likewise.
  * A duplicate answers the stored order and sends nothing.
  */
 export interface SubmitResult {
@@ -28,59 +28,14 @@ export interface SubmitResult {
   created: boolean;
 }
 
-const INSERT_ORDER = statement('insert_order', `
-WITH ins AS (
-  INSERT INTO orders (client_order_id, strategy_id, symbol, side, qty, order_type, limit_price, time_in_force, trade_date, status, next_attempt_at, created_at, updated_at)
-  SELECT $1::text, $2::text, $3::text, $4::text, $5::numeric, $6::text, $7::numeric, $8::text, $9::date, $10::text, $11::timestamptz, $12::timestamptz, $12::timestamptz
-  WHERE NOT EXISTS (SELECT 1 FROM kill_switch WHERE engaged)
-  ON CONFLICT (client_order_id) DO NOTHING
-  RETURNING ${ORDER_COLUMNS}
-),
-ev AS (
-  INSERT INTO order_events (order_id, client_order_id, kind, to_status, source, detail, created_at)
-  SELECT id, client_order_id, 'created', status, 'api', $13::jsonb, created_at FROM ins
-)
-SELECT true AS created, * FROM ins
-UNION ALL
-SELECT false AS created, ${ORDER_COLUMNS} FROM orders WHERE client_order_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)`);
-
-const DETAIL_DERIVED = JSON.stringify({ derived_id: true });
-const DETAIL_CALLER = JSON.stringify({ derived_id: false });
-
-type InsertOutcome = { kind: 'created' | 'existing'; order: OrderRow } | { kind: 'killed' };
-
-async function insertOrder(ctx: GatewayContext, o: NewOrder, now: Date): Promise<InsertOutcome> {
-  const at = now.toISOString();
-  const graceUntil = new Date(now.getTime() + ctx.submitGraceMs).toISOString();
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const r = await runStatement<OrderRow & { created: boolean }>(ctx.db, INSERT_ORDER, [
-      o.client_order_id,
-      o.strategy_id,
-      o.symbol,
-      o.side,
-      o.qty,
-      o.order_type,
-      o.limit_price,
-      o.time_in_force,
-      o.trade_date,
-      ctx.dryRun ? 'dry_run' : 'pending_new',
-      ctx.dryRun ? null : graceUntil,
-      at,
-      o.derived_id ? DETAIL_DERIVED : DETAIL_CALLER,
-    ]);
-    const row = r.rows[0];
-    if (row) {
-      const { created, ...order } = row;
-      return { kind: created ? 'created' : 'existing', order };
-    }
-    // No row: the kill switch is engaged, or we lost a race to a transaction that committed
-    // after this statement's snapshot (its row is visible now).
-    const existing = await findOrderByClientId(ctx.db, o.client_order_id);
-    if (existing) return { kind: 'existing', order: existing };
-    const ks = await ctx.db.query<{ engaged: boolean }>('SELECT engaged FROM kill_switch WHERE id');
-    if (ks.rows[0]?.engaged) return { kind: 'killed' };
-  }
-  throw new Error(`order ${o.client_order_id}: neither inserted nor found after 3 attempts`);
+/** The write-ahead of one order, group-committed with concurrent ones (write-ahead.ts). */
+function insertOrder(ctx: GatewayContext, o: NewOrder, now: Date): Promise<InsertOutcome> {
+  return ctx.writeAhead({
+    order: o,
+    status: ctx.dryRun ? 'dry_run' : 'pending_new',
+    nextAttemptAt: ctx.dryRun ? null : new Date(now.getTime() + ctx.submitGraceMs).toISOString(),
+    at: now.toISOString(),
+  });
 }
 
 export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promise<SubmitResult> {
@@ -88,6 +43,14 @@ export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promi
   const now = ctx.clock.now();
   const today = tradeDateOf(now);
   const o = parseOrderRequest(req, today);
+
+  // Duplicate fast path: an id this process knows is answered from the database as it stands,
+  // without a pre-trade check (nothing will be sent for it). Unknown ids take the full path,
+  // whose write-ahead finds duplicates too.
+  if (ctx.recent.has(o.client_order_id)) {
+    const known = await ctx.lookup(o.client_order_id);
+    if (known) return duplicate(ctx, o, known);
+  }
 
   if (o.trade_date !== today) {
     return existingOr(ctx, o, async () => {
@@ -114,6 +77,7 @@ export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promi
     await appendEvent(ctx.db, { orderId: null, clientOrderId: o.client_order_id, kind: 'kill_switch_refused', source: 'api', at: now, detail: { order: intentOf(o) } });
     throw new HttpError(403, 'kill_switch_engaged', 'the kill switch is engaged: new orders are refused (GET /api/v1/kill-switch)');
   }
+  ctx.recent.add(o.client_order_id);
   if (ins.kind === 'existing') return duplicate(ctx, o, ins.order);
 
   const order = ins.order;
@@ -139,7 +103,7 @@ export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promi
 }
 
 async function existingOr(ctx: GatewayContext, o: NewOrder, refuse: () => Promise<never>): Promise<SubmitResult> {
-  const existing = await findOrderByClientId(ctx.db, o.client_order_id);
+  const existing = await ctx.lookup(o.client_order_id);
   if (existing) return duplicate(ctx, o, existing);
   return refuse();
 }
@@ -246,7 +210,7 @@ async function send(ctx: GatewayContext, order: OrderRow, source: EventSource): 
     }
   }
   const at = ctx.clock.now();
-  const stored = (await recordBrokerOrder(ctx.db, order.id, bo, { kind: adopted ? 'adopted' : 'submitted', source, at })) ?? (await reread(ctx, order));
+  const stored = (await ctx.recordAnswer({ orderId: order.id, bo, kind: adopted ? 'adopted' : 'submitted', source, at })) ?? (await reread(ctx, order));
   if (stored.status === 'canceled' && OPEN_AT_BROKER.has(bo.status)) await cancelStray(ctx, stored, bo, source);
   return stored;
 }

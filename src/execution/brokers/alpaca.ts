@@ -1,3 +1,4 @@
+import { Agent, request, type Dispatcher } from 'undici';
 import WebSocket, { type RawData } from 'ws';
 import { z } from 'zod';
 import type { Config } from '../../core/config.js';
@@ -16,7 +17,9 @@ import {
 } from '../broker.js';
 
 /**
- * Alpaca Trading API v2 over `fetch` + the `trade_updates` WebSocket. Points at Alpaca's
+ * Alpaca Trading API v2 over undici (kept-alive connections; its `request` costs a fraction of
+ * `fetch`'s CPU per call, which matters at thousands of orders per second) + the
+ * `trade_updates` WebSocket. Points at Alpaca's
  * paper or live hosts, or at Kestrel's broker simulator (same protocol, other base URL).
  * Error mapping follows the Broker contract: no answer / timeout / 5xx / 429 → unavailable
  * (retry with the same client_order_id), 422 "client_order_id must be unique" → duplicate,
@@ -45,6 +48,8 @@ export class AlpacaBroker implements Broker {
   private readonly baseUrl: string;
   private readonly streamUrl: string;
   private readonly timeoutMs: number;
+  /** Redirects are not followed (undici's request never does): a 3xx is an unexpected answer. */
+  private readonly http = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
 
   constructor(private readonly opts: AlpacaBrokerOptions) {
     this.baseUrl = (opts.baseUrl ?? ALPACA_PAPER_URL).replace(/\/+$/, '').replace(/\/v2$/, '');
@@ -114,17 +119,18 @@ export class AlpacaBroker implements Broker {
     const headers: Record<string, string> = { 'APCA-API-KEY-ID': this.opts.keyId, 'APCA-API-SECRET-KEY': this.opts.secretKey, accept: 'application/json' };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const what = `${method} ${path}`;
-    let res: Response;
+    let status: number;
     let text: string;
     try {
-      res = await fetch(url, {
-        method,
+      const res = await request(url, {
+        method: method as Dispatcher.HttpMethod,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'error',
+        dispatcher: this.http,
       });
-      text = await res.text();
+      status = res.statusCode;
+      text = await res.body.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       this.opts.logger?.warn({ request: what, err: errMessage(err) }, 'alpaca: no answer');
@@ -138,8 +144,8 @@ export class AlpacaBroker implements Broker {
         json = undefined;
       }
     }
-    const message = (isRecord(json) && typeof json.message === 'string' ? json.message : text.slice(0, 200)) || res.statusText;
-    return { status: res.status, json, message, what };
+    const message = (isRecord(json) && typeof json.message === 'string' ? json.message : text.slice(0, 200)) || `HTTP ${status}`;
+    return { status, json, message, what };
   }
 
   /** The JSON of a 2xx answer; otherwise the Broker error for the status. */
