@@ -28,6 +28,8 @@ export interface Config {
   ports: { gateway: number; brokerSim: number; signals: number; orchestrator: number; marketdata: number; replay: number };
   /** Where other services are when they run as separate processes (default: HOST and their port). */
   urls: { gateway?: string; signals?: string };
+  /** Live marks (`price:{symbol}`) older than this are stale: P&L and `kestrel status` fall back to the last close. */
+  marksMaxAgeMs: number;
   /** RISK_ENABLED=false turns the gateway's pre-trade risk checks off (tests of other mechanics; loudly logged). */
   riskEnabled: boolean;
   /** The RISK_* and KESTREL_RISK_FILE variables, validated by src/risk/config.ts. */
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
       gateway: e.url('GATEWAY_URL', ['http:', 'https:'], 'use the gateway base URL, e.g. http://10.0.0.5:7301'),
       signals: e.url('SIGNALS_URL', ['http:', 'https:'], 'use the signal service base URL, e.g. http://10.0.0.6:7303'),
     },
+    marksMaxAgeMs: e.int('MARKS_MAX_AGE_MS', 60_000, 1_000, 86_400_000, 'use milliseconds from 1000 to 86400000 (default 60000)'),
     riskEnabled: e.bool('RISK_ENABLED', true),
     riskEnv: Object.fromEntries(Object.entries(env).filter(([k]) => (k.startsWith('RISK_') && k !== 'RISK_ENABLED') || k === 'KESTREL_RISK_FILE')),
   };

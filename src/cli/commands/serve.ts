@@ -286,12 +286,25 @@ async function serveReplay(ctx: CliContext, port: number): Promise<void> {
 }
 
 async function serveMarketData(ctx: CliContext, port: number): Promise<void> {
-  const [{ openDb }, { openBus }, { buildMarketDataApp }] = await Promise.all([import('../../db/open.js'), import('../../bus/index.js'), import('../../marketdata/service/app.js')]);
+  const [{ openDb }, { openBus }, { buildMarketDataApp }, { todaysSignalSymbols }] = await Promise.all([
+    import('../../db/open.js'),
+    import('../../bus/index.js'),
+    import('../../marketdata/service/app.js'),
+    import('../../marketdata/service/subscriptions.js'),
+  ]);
   const { config, logger } = ctx;
   const db = await openDb(config);
   const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
   const url = config.alpaca.dataUrl ?? `ws://127.0.0.1:${config.ports.replay}/v2/iex`;
-  const app = await buildMarketDataApp({ db, bus, clock: ctx.clock, logger, feed: { url, key: config.alpaca.keyId ?? 'kestrel-replay', secret: config.alpaca.secretKey ?? 'kestrel-replay' } });
+  const app = await buildMarketDataApp({
+    db,
+    bus,
+    clock: ctx.clock,
+    logger,
+    feed: { url, key: config.alpaca.keyId ?? 'kestrel-replay', secret: config.alpaca.secretKey ?? 'kestrel-replay' },
+    // Subscriptions = open positions ∪ today's signal picks (the orchestrator's stored plans).
+    signalSymbols: () => todaysSignalSymbols(db, ctx.clock.now()),
+  });
   const shutdown = async () => {
     await app.close();
     await bus.close();
