@@ -235,17 +235,23 @@ async function compareOrders(ctx: GatewayContext, opts: ReconcileOptions, report
   }
 }
 
-/** All broker orders created after `since`, oldest first, 500 a page (at most 20 pages). */
-async function listBrokerOrders(ctx: GatewayContext, since: Date): Promise<BrokerOrder[]> {
-  const out: BrokerOrder[] = [];
+/**
+ * All broker orders created after `since`, oldest first, 500 a page (at most 20 pages). Alpaca's
+ * `after` is strict, so each next page starts 1 ms before the last order seen (its created_at
+ * truncated to ms, minus 1) and repeats are dropped by id: orders sharing a timestamp across a
+ * page boundary are not skipped. A page with nothing new ends the listing.
+ */
+export async function listBrokerOrders(ctx: GatewayContext, since: Date): Promise<BrokerOrder[]> {
+  const out = new Map<string, BrokerOrder>();
   let after = since.toISOString();
   for (let page = 0; page < 20; page++) {
     const batch = await ctx.broker.listOrders({ status: 'all', after, limit: 500 });
-    out.push(...batch);
-    if (batch.length < 500) break;
-    after = batch[batch.length - 1]!.created_at;
+    const before = out.size;
+    for (const bo of batch) out.set(bo.id, bo);
+    if (batch.length < 500 || out.size === before) break;
+    after = new Date(Date.parse(batch[batch.length - 1]!.created_at) - 1).toISOString();
   }
-  return out;
+  return [...out.values()];
 }
 
 /** Books what the broker reports filled beyond our fills as one synthetic fill (see the header). */
