@@ -18,6 +18,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { freePort, ThrowawayRedis } from '../../src/bus/test-helpers.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
 
 const ENTRY = fileURLToPath(new URL('../../src/execution/test-child.ts', import.meta.url));
@@ -31,14 +33,20 @@ const DUP_SECONDS = Number(flag('dup-seconds', '5'));
 const CONCURRENCY = Number(flag('concurrency', '48'));
 const SIDE = flag('side', 'sell') as 'sell' | 'alternate';
 const JSON_OUT = args.includes('--json');
+const RISK = process.env.KESTREL_BENCH_RISK === '1';
+const PRICES = { AAPL: '100', MSFT: '200', SPY: '450', QQQ: '380' };
 const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
 const children: ChildProcess[] = [];
 let cleanupSchema: (() => Promise<void>) | null = null;
 const tmp = mkdtempSync(join(tmpdir(), 'kestrel-bench-gw-'));
 
+let redis: ThrowawayRedis | null = null;
+
 async function cleanup() {
   agent?.destroy();
+  await redis?.kill().catch(() => undefined);
+  redis = null;
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
   if (cleanupSchema) await cleanupSchema().catch(() => undefined);
@@ -95,14 +103,24 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 
 let agent: Agent;
 
-/** One POST over a kept-alive connection: status and elapsed ms. */
+/** The first answer that was not the expected status (printed: it says why). */
+let firstUnexpected: string | null = null;
+
+/** One POST over a kept-alive connection: its status (the body is kept only for a 4xx/5xx). */
 function post(url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       { agent, host: url.hostname, port: url.port, path: '/api/v1/orders', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (res) => {
-        res.on('data', () => {});
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        const keep = (res.statusCode ?? 0) >= 400 && firstUnexpected === null;
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          if (keep) text += c.toString();
+        });
+        res.on('end', () => {
+          if (keep && firstUnexpected === null) firstUnexpected = `HTTP ${res.statusCode}: ${text.slice(0, 400)}`;
+          resolve(res.statusCode ?? 0);
+        });
         res.on('error', reject);
       },
     );
@@ -157,15 +175,28 @@ async function main() {
   agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const schema = await createTestSchema();
   cleanupSchema = schema.drop;
-  log(`gateway bench: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, schema ${schema.schema}, concurrency ${CONCURRENCY}, side ${SIDE}`);
+  log(`gateway bench: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, schema ${schema.schema}, concurrency ${CONCURRENCY}, side ${SIDE}, risk checks ${RISK ? 'ON' : 'off'}`);
   const sim = await startChild(['serve', 'broker-sim', '--port', '0', '--data-dir', tmp], {}, /broker-sim listening on (http:\/\/\S+)/);
-  await fetch(`${sim.url}/admin/prices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prices: { AAPL: '100', MSFT: '200', SPY: '450', QQQ: '380' } }) });
-  const gw = await startChild(['serve', 'gateway', '--port', '0'], { DATABASE_URL: schema.url, BROKER: 'sim', ALPACA_BASE_URL: sim.url, API_TOKEN: '', RISK_ENABLED: process.env.KESTREL_BENCH_RISK === '1' ? 'true' : 'false' }, /gateway listening on (http:\/\/\S+)/);
+  await fetch(`${sim.url}/admin/prices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prices: PRICES }) });
+  // KESTREL_BENCH_RISK=1: the gateway runs its pre-trade risk checks, reading last prices from a
+  // throwaway redis-server (never the shared one) seeded with the simulator's prices.
+  const riskEnv: Record<string, string> = { RISK_ENABLED: 'false' };
+  if (RISK) {
+    redis = new ThrowawayRedis(await freePort());
+    await redis.start();
+    const r = new Redis(redis.url);
+    const ts = new Date().toISOString();
+    for (const [symbol, price] of Object.entries(PRICES)) await r.set(`price:${symbol}`, JSON.stringify({ price, size: 100, ts }));
+    r.disconnect();
+    // Correlation clusters need an ETL'd data store; the bench has none, so that one limit is off.
+    Object.assign(riskEnv, { RISK_ENABLED: 'true', REDIS_URL: redis.url, RISK_CORRELATION_ENABLED: 'false' });
+  }
+  const gw = await startChild(['serve', 'gateway', '--port', '0'], { DATABASE_URL: schema.url, BROKER: 'sim', ALPACA_BASE_URL: sim.url, API_TOKEN: '', ...riskEnv }, /gateway listening on (http:\/\/\S+)/);
   await fetch(`${gw.url}/health`);
 
   const symbols = ['AAPL', 'MSFT', 'SPY', 'QQQ'];
   const intent = (i: number) =>
-    JSON.stringify({ strategy_id: `bench-${i}`, symbol: symbols[i % symbols.length], side: SIDE === 'sell' || i % 2 ? 'sell' : 'buy', qty: '1', order_type: 'market' });
+    JSON.stringify({ strategy_id: `bench-${i}`, symbol: symbols[i % symbols.length], side: SIDE === 'sell' || Math.floor(i / symbols.length) % 2 ? 'sell' : 'buy', qty: '1', order_type: 'market' });
 
   log('warm-up: 2 s of new orders');
   await phase(gw.url, 2, (i) => intent(1_000_000 + i), 201);
@@ -177,6 +208,7 @@ async function main() {
   log(`duplicates of known orders: ${DUP_SECONDS} s`);
   const dup = await phase(gw.url, DUP_SECONDS, (i) => intent(i % Math.max(1, known)), 200);
 
+  if (firstUnexpected) log(`first unexpected answer: ${firstUnexpected}`);
   const logged = gw.output().split('\n').filter((l) => l.startsWith('{')).length;
   if (logged > 0) log(`note: the gateway wrote ${logged} log lines at LOG_LEVEL=warn; first: ${gw.output().split('\n').find((l) => l.startsWith('{'))?.slice(0, 300)}`);
   const pending = await (await fetch(`${gw.url}/api/v1/orders?status=pending_new&limit=1`)).json() as { orders: unknown[] };
@@ -187,6 +219,7 @@ async function main() {
     machine: { cores: cpus().length, node: process.version, loadavg_end: loadavg().map(r2) },
     concurrency: CONCURRENCY,
     side: SIDE,
+    risk: RISK,
     new_orders: { ...fresh, bodies: undefined, target: '>= 3000/s, p99 < 20 ms', met: fresh.per_second >= 3000 && fresh.p99_ms < 20 },
     duplicates: { ...dup, bodies: undefined, target: '>= 10000/s', met: dup.per_second >= 10000 },
     pending_after: pending.orders.length,

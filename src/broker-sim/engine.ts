@@ -202,6 +202,11 @@ export class BrokerSim {
   private seq = 0;
   private orders = new Map<string, SimOrder>();
   private byClientId = new Map<string, SimOrder>();
+  /**
+   * Orders that may still be open: the buying-power and qty-available checks scan these instead
+   * of every order ever placed. Pruned lazily as they are scanned — an order never reopens.
+   */
+  private maybeOpen = new Set<SimOrder>();
   private positions = new Map<string, SimPosition>();
   private closed = false;
 
@@ -278,6 +283,7 @@ export class BrokerSim {
   submitOrder(input: OrderInput): AlpacaOrderJson {
     const o = this.validate(input);
     this.orders.set(o.id, o);
+    this.maybeOpen.add(o);
     this.byClientId.set(o.clientOrderId, o);
     this.deps.logger.debug({ order_id: o.id, client_order_id: o.clientOrderId, symbol: o.symbol, side: o.side, qty: decString(o.qty) }, 'order accepted');
     if (!o.rejectPending) this.emit('new', o);
@@ -404,6 +410,7 @@ export class BrokerSim {
     for (const o of this.orders.values()) this.clearTimer(o);
     this.orders = new Map();
     this.byClientId = new Map();
+    this.maybeOpen = new Set();
     this.positions = new Map();
     this.cash = this.startingCash;
   }
@@ -522,8 +529,8 @@ export class BrokerSim {
 
   private reservedForBuys(): Decimal {
     let r = ZERO;
-    for (const o of this.orders.values()) {
-      if (o.side !== 'buy' || !OPEN.has(o.status)) continue;
+    for (const o of this.stillOpen()) {
+      if (o.side !== 'buy') continue;
       const est = this.estimatedBuyPrice(o.symbol, o.limitPrice);
       if (est) r = r.plus(o.qty.minus(o.filledQty).times(est));
     }
@@ -531,7 +538,16 @@ export class BrokerSim {
   }
 
   private openOrders(symbol: string, side: OrderSide): SimOrder[] {
-    return [...this.orders.values()].filter((o) => o.symbol === symbol && o.side === side && OPEN.has(o.status));
+    return this.stillOpen().filter((o) => o.symbol === symbol && o.side === side);
+  }
+
+  private stillOpen(): SimOrder[] {
+    const open: SimOrder[] = [];
+    for (const o of this.maybeOpen) {
+      if (OPEN.has(o.status)) open.push(o);
+      else this.maybeOpen.delete(o);
+    }
+    return open;
   }
 
   /** Execution now (fillDelayMs = 0) or after the delay. */

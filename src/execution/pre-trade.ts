@@ -31,7 +31,12 @@ export interface PreTradeContext {
   dryRun: boolean;
 }
 
-export type PreTradeResult = { ok: true } | { ok: false; code: string; reason: string };
+/**
+ * `settle`, when given, is called once the approved order's write-ahead is over (written, found
+ * to exist, or failed): a check that counts approvals not yet visible in the database (so that
+ * concurrent orders cannot jointly pass a limit each passes alone) stops counting it then.
+ */
+export type PreTradeResult = { ok: true; settle?: () => void } | { ok: false; code: string; reason: string };
 
 export type PreTradeCheck = (order: PreTradeOrder, ctx: PreTradeContext) => Promise<PreTradeResult>;
 
@@ -40,10 +45,12 @@ export const allowAll: PreTradeCheck = async () => ({ ok: true });
 /** Runs several checks in order; the first refusal wins. */
 export function allOf(...checks: PreTradeCheck[]): PreTradeCheck {
   return async (order, ctx) => {
+    const settles: Array<() => void> = [];
     for (const c of checks) {
       const r = await c(order, ctx);
       if (!r.ok) return r;
+      if (r.settle) settles.push(r.settle);
     }
-    return { ok: true };
+    return { ok: true, settle: () => settles.forEach((s) => s()) };
   };
 }

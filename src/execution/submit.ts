@@ -71,7 +71,12 @@ export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promi
     });
   }
 
-  const ins = await insertOrder(ctx, o, now);
+  let ins: InsertOutcome;
+  try {
+    ins = await insertOrder(ctx, o, now);
+  } finally {
+    check.settle?.();
+  }
   if (ins.kind === 'killed') {
     ctx.metrics.rejected.inc({ reason: 'kill_switch' });
     await appendEvent(ctx.db, { orderId: null, clientOrderId: o.client_order_id, kind: 'kill_switch_refused', source: 'api', at: now, detail: { order: intentOf(o) } });

@@ -40,6 +40,8 @@ export interface RiskOpenOrder {
   /** Shares still unfilled (qty − filled_qty), > 0. */
   remaining: Decimal;
   limitPrice: Decimal | null;
+  /** Set for orders read from the gateway's table (dedups approvals not yet written, see RiskEngine). */
+  clientOrderId?: string;
 }
 
 /** Pairwise return correlations; null when unknown (too little history, not computed). */
@@ -141,6 +143,22 @@ export function pendingBySymbol(orders: readonly RiskOpenOrder[]): Map<string, P
 }
 
 const NO_PENDING: PendingQty = Object.freeze({ buy: ZERO, sell: ZERO, buyF: 0, sellF: 0 });
+
+/**
+ * The context with more open orders (e.g. orders just approved, not yet in the snapshot): a new
+ * context sharing everything else; pending updated for their symbols only, memo cleared.
+ */
+export function withOpenOrders(ctx: RiskContext, more: readonly RiskOpenOrder[]): RiskContext {
+  if (!more.length) return ctx;
+  const pending = new Map(ctx.pending);
+  for (const [symbol, p] of pendingBySymbol(more)) {
+    const had = pending.get(symbol) ?? NO_PENDING;
+    const buy = had.buy.plus(p.buy);
+    const sell = had.sell.plus(p.sell);
+    pending.set(symbol, { buy, sell, buyF: buy.toNumber(), sellF: sell.toNumber() });
+  }
+  return { ...ctx, openOrders: [...ctx.openOrders, ...more], pending, memo: {} };
+}
 
 export function positionQty(ctx: RiskContext, symbol: string): Decimal {
   return ctx.positions.get(symbol)?.qty ?? ZERO;

@@ -1,10 +1,12 @@
+import { batcher } from '../core/batcher.js';
+import { dec } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
 import type { PreTradeCheck, PreTradeOrder } from '../execution/pre-trade.js';
 import type { BreakerGate } from './breaker-state.js';
 import type { CircuitBreaker } from './breaker.js';
 import { checkOrder, sizeOrder, type RiskDecision, type RiskOrder, type SizeResult } from './checks.js';
 import type { RiskConfig } from './config.js';
-import type { RiskContext } from './context.js';
+import { withOpenOrders, type RiskContext, type RiskOpenOrder } from './context.js';
 import type { RiskAudit } from './events.js';
 import type { RiskMetrics } from './metrics.js';
 import type { RiskStateProvider } from './provider.js';
@@ -14,7 +16,12 @@ import type { RiskStateProvider } from './provider.js';
  * automatic triggers look at it (a daily loss trips it right here, before the order is
  * decided), read the breaker gate, run the pure checks, audit refusals.
  *
- *  - gateway: `buildGatewayApp({ …, preTradeCheck: engine.preTradeCheck })`
+ *  - gateway: `buildGatewayApp({ …, preTradeCheck: engine.preTradeCheck })` — batched: the
+ *    checks of concurrent orders share one snapshot and are decided one after the other, each
+ *    approved order counted as open for those after it and for later snapshots until its
+ *    write-ahead is over (then the database has it). So concurrent orders cannot jointly pass a
+ *    limit that each passes alone — within one gateway process; replicas on one database can
+ *    still race each other by one in-flight batch.
  *  - orchestrator: `await engine.size(order)` → the largest quantity that passes
  *
  * Errors (database down, …) propagate: the gateway answers 503 and sends nothing (fail closed).
@@ -36,12 +43,18 @@ export interface RiskEvaluation {
 
 export type RiskOrderInput = RiskOrder & Partial<Pick<PreTradeOrder, 'client_order_id' | 'strategy_id' | 'trade_date'>>;
 
+interface HookItem {
+  order: PreTradeOrder;
+  dryRun: boolean;
+}
+
 export class RiskEngine {
   constructor(readonly deps: RiskEngineDeps) {}
 
-  /** Snapshot, breaker triggers and gate for an order in `symbol`. */
-  async prepare(symbol: string, tradeDate?: string): Promise<{ ctx: RiskContext; gate: BreakerGate }> {
-    const ctx = await this.deps.provider.snapshot({ symbol, ...(tradeDate ? { tradeDate } : {}) });
+  /** Snapshot, breaker triggers and gate for orders in `symbol` (or these symbols). */
+  async prepare(symbol: string | readonly string[], tradeDate?: string): Promise<{ ctx: RiskContext; gate: BreakerGate }> {
+    const which = typeof symbol === 'string' ? { symbol } : { symbols: symbol };
+    const ctx = await this.deps.provider.snapshot({ ...which, ...(tradeDate ? { tradeDate } : {}) });
     try {
       await this.deps.breaker.evaluate(ctx);
     } catch (e) {
@@ -73,9 +86,65 @@ export class RiskEngine {
 
   /** The gateway hook (src/execution/pre-trade.ts): 422 with code and reason on refusal. */
   readonly preTradeCheck: PreTradeCheck = async (order, ctx) => {
-    const { decision } = await this.evaluate(order, { dryRun: ctx.dryRun });
-    return decision.ok ? { ok: true } : { ok: false, code: decision.code, reason: decision.reason };
+    const decision = await this.checkBatch({ order, dryRun: ctx.dryRun });
+    if (!decision.ok) return { ok: false, code: decision.code, reason: decision.reason };
+    return { ok: true, settle: () => this.unwritten.delete(order.client_order_id) };
   };
+
+  /** Approved by the hook, write-ahead not over yet (by client_order_id; dropped after a minute should a caller never settle). */
+  private readonly unwritten = new Map<string, RiskOpenOrder & { approvedAt: number }>();
+  private readonly checkBatch = batcher((items: readonly HookItem[]) => this.decideBatch(items), { maxBatch: 256, maxInFlight: 1 });
+
+  private async decideBatch(items: readonly HookItem[]): Promise<RiskDecision[]> {
+    const out: RiskDecision[] = [];
+    // One snapshot per trade date (the gateway only checks today's orders: normally one group).
+    const byDate = new Map<string, HookItem[]>();
+    for (const i of items) byDate.set(i.order.trade_date, [...(byDate.get(i.order.trade_date) ?? []), i]);
+    const decided = new Map<HookItem, RiskDecision>();
+    for (const [tradeDate, group] of byDate) {
+      for (const [item, d] of await this.decideGroup(group, tradeDate)) decided.set(item, d);
+    }
+    for (const i of items) out.push(decided.get(i)!);
+    return out;
+  }
+
+  private async decideGroup(items: readonly HookItem[], tradeDate: string): Promise<Map<HookItem, RiskDecision>> {
+    const t0 = performance.now();
+    // Captured before the snapshot is read: an approval written meanwhile is then in both, and
+    // dropped from this list by its id; one written later is only here.
+    const stale = Date.now() - 60_000;
+    for (const [id, o] of this.unwritten) if (o.approvedAt < stale) this.unwritten.delete(id);
+    const unwritten = [...this.unwritten.values()];
+    const { ctx: snap, gate } = await this.prepare([...new Set(items.map((i) => i.order.symbol))], tradeDate);
+    const inSnapshot = new Set(snap.openOrders.flatMap((o) => o.clientOrderId ?? []));
+    let ctx = withOpenOrders(snap, unwritten.filter((o) => !inSnapshot.has(o.clientOrderId!)));
+    const out = new Map<HookItem, RiskDecision>();
+    const byId = new Map<string, RiskDecision>();
+    for (const item of items) {
+      const o = item.order;
+      // Identical concurrent requests are one order: one decision, counted once.
+      const seen = byId.get(o.client_order_id);
+      if (seen) {
+        out.set(item, seen);
+        continue;
+      }
+      const decision = checkOrder(o, ctx, this.deps.config, gate);
+      byId.set(o.client_order_id, decision);
+      out.set(item, decision);
+      if (decision.ok) {
+        this.deps.metrics?.approvals.inc({ reducing: String(decision.reducing) });
+        const open: RiskOpenOrder = { symbol: o.symbol, side: o.side, remaining: dec(o.qty), limitPrice: o.limit_price === null ? null : dec(o.limit_price), clientOrderId: o.client_order_id };
+        this.unwritten.set(o.client_order_id, { ...open, approvedAt: Date.now() });
+        ctx = withOpenOrders(ctx, [open]);
+      } else {
+        this.deps.metrics?.rejections.inc({ code: decision.code });
+        await this.audit(o, decision, gate, item.dryRun, ctx);
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    for (let i = 0; i < items.length; i++) this.deps.metrics?.checkSeconds.observe(seconds);
+    return out;
+  }
 
   private async audit(order: RiskOrderInput, d: Extract<RiskDecision, { ok: false }>, gate: BreakerGate, dryRun: boolean, ctx: RiskContext): Promise<void> {
     try {

@@ -17,9 +17,15 @@ import type { CorrelationSource } from './correlation.js';
  * from a CorrelationSource (cached per trading date). Anything it cannot get is left null and
  * the checks that need it fail closed.
  */
+export interface SnapshotOptions {
+  symbol?: string;
+  symbols?: readonly string[];
+  tradeDate?: string;
+}
+
 export interface RiskStateProvider {
-  /** A snapshot for deciding on an order in `symbol` (its price and correlations are included). */
-  snapshot(opts?: { symbol?: string; tradeDate?: string }): Promise<RiskContext>;
+  /** A snapshot for deciding on orders in `symbol`/`symbols` (their prices and correlations are included). */
+  snapshot(opts?: SnapshotOptions): Promise<RiskContext>;
 }
 
 export interface LastPriceSource {
@@ -172,6 +178,7 @@ export interface PgRiskStateProviderDeps {
 }
 
 interface OpenOrderRow {
+  client_order_id: string;
   symbol: string;
   side: OrderSide;
   qty: string;
@@ -189,12 +196,12 @@ export class PgRiskStateProvider implements RiskStateProvider {
     this.dayStart = deps.dayStart ?? new DayStartStore(deps.db, deps.clock);
   }
 
-  async snapshot(opts: { symbol?: string; tradeDate?: string } = {}): Promise<RiskContext> {
+  async snapshot(opts: SnapshotOptions = {}): Promise<RiskContext> {
     const now = this.deps.clock.now();
     const tradeDate = opts.tradeDate ?? newYorkDate(now);
     const [posRows, orderRows, eq] = await Promise.all([
       this.deps.db.query<{ symbol: string; qty: string; avg_entry_price: string }>('SELECT symbol, qty, avg_entry_price FROM positions WHERE qty <> 0'),
-      this.deps.db.query<OpenOrderRow>(`SELECT symbol, side, qty, filled_qty, limit_price FROM orders WHERE status IN (${RISK_OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`),
+      this.deps.db.query<OpenOrderRow>(`SELECT client_order_id, symbol, side, qty, filled_qty, limit_price FROM orders WHERE status IN (${RISK_OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`),
       this.deps.equity.equity(),
     ]);
     const positions = new Map<string, RiskPosition>();
@@ -202,11 +209,12 @@ export class PgRiskStateProvider implements RiskStateProvider {
     const openOrders: RiskOpenOrder[] = [];
     for (const r of orderRows.rows) {
       const remaining = dec(r.qty).minus(dec(r.filled_qty));
-      if (remaining.gt(0)) openOrders.push({ symbol: r.symbol, side: r.side, remaining, limitPrice: r.limit_price === null ? null : dec(r.limit_price) });
+      if (remaining.gt(0)) openOrders.push({ symbol: r.symbol, side: r.side, remaining, limitPrice: r.limit_price === null ? null : dec(r.limit_price), clientOrderId: r.client_order_id });
     }
     const symbols = new Set<string>(positions.keys());
     for (const o of openOrders) symbols.add(o.symbol);
     if (opts.symbol) symbols.add(opts.symbol);
+    for (const s of opts.symbols ?? []) symbols.add(s);
     const list = [...symbols];
 
     const [prices, correlations, sod] = await Promise.all([
@@ -255,8 +263,8 @@ export class PgRiskStateProvider implements RiskStateProvider {
 
 /** A provider over fixed inputs (tests, the simulation, backtests): build the context yourself. */
 export class StaticRiskStateProvider implements RiskStateProvider {
-  constructor(public build: (opts: { symbol?: string; tradeDate?: string }) => RiskContext | Promise<RiskContext>) {}
-  async snapshot(opts: { symbol?: string; tradeDate?: string } = {}): Promise<RiskContext> {
+  constructor(public build: (opts: SnapshotOptions) => RiskContext | Promise<RiskContext>) {}
+  async snapshot(opts: SnapshotOptions = {}): Promise<RiskContext> {
     return this.build(opts);
   }
 }
