@@ -35,6 +35,7 @@ import { mapLimit } from '../../src/orchestrator/run.js';
 import { StaticPriceSource } from '../../src/orchestrator/prices.js';
 import { StaticSignalsClient } from '../../src/orchestrator/signals-clients.js';
 import type { RunOrderView, RunView } from '../../src/orchestrator/types.js';
+import { mulberry32 as rng } from '../../src/core/random.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
@@ -52,17 +53,6 @@ const CONCURRENCY = Number(flag('concurrency', '8'));
 const JSON_OUT = args.includes('--json');
 const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const symbols = Array.from({ length: N }, (_, i) => `S${String(i).padStart(3, '0')}`);
 const rand = rng(42);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../core/clock.js';
+import { mulberry32 } from '../core/random.js';
 import { silentLogger } from '../core/logger.js';
 import type { Db } from '../db/db.js';
 import type { Broker, BrokerOrder, TradeUpdate } from './broker.js';
@@ -37,20 +38,10 @@ interface Spec {
   qty: number;
 }
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A plausible stream: per order new → partial fills → fill, replays of earlier events, late cancels, an unknown order; orders interleaved. */
 function scenario(seed: number): { orders: Spec[]; stream: TradeUpdate[] } {
-  const rnd = mulberry(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const orders: Spec[] = Array.from({ length: 1 + Math.floor(rnd() * 4) }, (_, i) => ({ id: `o${seed}-${i}`, symbol: pick(['AAPL', 'MSFT']), side: pick(['buy', 'sell'] as const), qty: 1 + Math.floor(rnd() * 20) }));
   const perOrder = orders.map((o) => {

@@ -6,17 +6,12 @@ import { tradingDaysBetween } from '../data/calendar.js';
 import { openDuck, type Duck } from '../data/duck.js';
 import { bar, etl, tempDir, writeBarsCsv, type Row } from '../data/test-helpers.js';
 import { CatalogCorrelationSource, pearson, staticCorrelations } from './correlation.js';
+import { mulberry32 } from '../core/random.js';
 
-/** Deterministic pseudo-random returns (mulberry32). */
+/** Deterministic pseudo-random returns in [-0.5, 0.5). */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 
 const DATES = Array.from(tradingDaysBetween(dayNumber('2024-09-02'), dayNumber('2024-12-31')), dayString);

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../../core/random.js';
+
 /**
  * A deterministic intraday trade path from one daily bar.
  *
@@ -31,17 +33,6 @@ export interface PathTrade {
   /** Price in dollars, an exact cent value (e.g. 101.23). */
   price: number;
   size: number;
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** FNV-1a of a string, for mixing a symbol into a seed. */
