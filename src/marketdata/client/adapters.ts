@@ -14,7 +14,12 @@ export function toBar(m: BarMsg): Bar {
   return { symbol: m.S, t: m.t, o: decimalString(m.o), h: decimalString(m.h), l: decimalString(m.l), c: decimalString(m.c), v: decimalString(m.v) };
 }
 
-/** Plain decimal notation (no exponent) of a finite number. */
+/**
+ * Plain decimal notation (no exponent) of a finite number. Number's own shortest round-trip
+ * text when it has no exponent (every cent price; ~10x cheaper than decimal.js on the hot
+ * path), decimal.js for exponents and -0.
+ */
 export function decimalString(x: number): string {
-  return new Decimal(x).toFixed();
+  const s = String(x);
+  return s.includes('e') || Object.is(x, -0) ? new Decimal(x).toFixed() : s;
 }

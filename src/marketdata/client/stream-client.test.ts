@@ -96,15 +96,75 @@ describe('MarketDataClient against the replay server', () => {
     expect(client.state).toBe('live');
   });
 
+  it('counts sequence gaps and the ids they skip; a non-sequenced client (Alpaca) checks no order', async () => {
+    server = testServer();
+    const port = await server.listen(0);
+    const trades: number[] = [];
+    client = make(port, { onTrade: (t) => trades.push(t.i) });
+    const loose: number[] = [];
+    const other = make(port, { sequenced: false, onTrade: (t) => loose.push(t.i) });
+    try {
+      await Promise.all([client.connect(), other.connect()]);
+      const t = (i: number) => ({ T: 't', S: 'ZZZ', i, x: 'V', p: 1.5, s: 10, t: '2025-01-17T15:00:00Z', c: [], z: 'C' });
+      server.injectRaw(JSON.stringify([t(5), t(6), t(9)])); // 7, 8 missing
+      server.injectRaw(JSON.stringify([t(8), t(12)])); // 8 late (out of order), 10, 11 missing
+      await waitFor(() => trades.length >= 4 && loose.length >= 5, 2000, 'trades');
+      expect(trades).toEqual([5, 6, 9, 12]);
+      expect(client.counters).toMatchObject({ trades: 4, gaps: 2, missedTrades: 4, outOfOrder: 1 });
+      expect(loose).toEqual([5, 6, 9, 8, 12]);
+      expect(other.counters).toMatchObject({ trades: 5, gaps: 0, missedTrades: 0, outOfOrder: 0 });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('frame bookkeeping: receipt time, onFrameEnd after each frame, frame/control counts, subscription counts', async () => {
+    server = testServer();
+    const port = await server.listen(0);
+    const events: string[] = [];
+    let receivedAt = 0;
+    client = make(port, {
+      onTrade: (t) => {
+        events.push(`t${t.i}`);
+        receivedAt = client!.frameReceivedAt;
+      },
+      onFrameEnd: () => events.push('end'),
+    });
+    expect(client.subscriptionCounts).toEqual({ wanted: 0, confirmed: 0 });
+    client.subscribe(['AAPL', 'MSFT', 'NOPE']);
+    await client.connect();
+    await waitFor(() => client!.subscriptionCounts.confirmed === 3, 2000, 'subscription echo');
+    expect(client.subscriptionCounts).toEqual({ wanted: 3, confirmed: 3 });
+    await waitFor(() => events.filter((e) => e === 'end').length >= 8, 2000, 'frames');
+    // connected + authenticated + subscription: control messages, one frame each
+    expect(client.counters.control).toBe(3);
+    expect(client.counters.frames).toBeGreaterThanOrEqual(events.filter((e) => e === 'end').length);
+    // the replay sends AAPL and MSFT of one step in one frame: two trades, then its end
+    const firstTrade = events.indexOf('t1');
+    expect(events.slice(firstTrade, firstTrade + 3)).toEqual(['t1', 't2', 'end']);
+    expect(receivedAt).toBeGreaterThan(0);
+    expect(receivedAt).toBeLessThanOrEqual(performance.now());
+    expect(client.lastMessageAgeMs()).toBeLessThan(1000);
+    server.drop();
+    await waitFor(() => client!.state === 'reconnecting', 2000, 'drop');
+    expect(client.subscriptionCounts.confirmed).toBe(0); // nothing confirmed without a connection
+  });
+
   it('staleness watchdog fires when nothing arrives', async () => {
     server = testServer();
     const port = await server.listen(0);
     let stale = 0;
     client = make(port, { staleMs: 40, onStale: () => stale++ });
     await client.connect(); // no subscription → silence
+    expect(client.isStale).toBe(false);
     await waitFor(() => stale === 1, 2000, 'onStale');
+    expect(client.isStale).toBe(true);
+    expect(client.lastMessageAgeMs()).toBeGreaterThanOrEqual(40);
     await new Promise((r) => setTimeout(r, 100));
     expect(stale).toBe(1); // once per silence
+    server.injectRaw('[]');
+    await waitFor(() => !client!.isStale, 2000, 'fresh again');
+    expect(client.lastMessageAgeMs()).toBeLessThan(40);
   });
 
   it('bad keys: connect rejects and the client does not retry', async () => {

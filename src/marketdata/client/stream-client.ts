@@ -27,6 +27,12 @@ export interface MarketDataClientOptions {
   staleMs?: number;
   /** Which channels `subscribe(symbols)` joins. Default trades and bars. */
   channels?: Array<'trades' | 'quotes' | 'bars'>;
+  /**
+   * Trade ids form one increasing sequence per connection (the replay server). Default true:
+   * non-increasing ids are skipped as out of order and jumps counted as gaps. Set false for
+   * Alpaca itself, whose ids are exchange trade ids (neither contiguous nor ordered across symbols).
+   */
+  sequenced?: boolean;
   random?: () => number;
   onTrade?: (t: TradeMsg) => void;
   onQuote?: (q: QuoteMsg) => void;
@@ -37,19 +43,29 @@ export interface MarketDataClientOptions {
   /** The server's echo of the connection's current subscription. */
   onSubscription?: (s: SubscriptionMsg) => void;
   onState?: (s: ClientState) => void;
+  /** After all messages of one frame were handled (consumers settle per-frame work here). */
+  onFrameEnd?: () => void;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'authenticating' | 'live' | 'reconnecting' | 'failed' | 'closed';
 
 export interface ClientCounters {
+  /** Frames received (each a JSON array of messages). */
+  frames: number;
   /** Frames or elements that were not valid server messages (skipped). */
   malformed: number;
   /** Trades whose id was not above the last id on this connection (skipped). */
   outOfOrder: number;
+  /** Trades accepted (out-of-order ones are not counted here). */
   trades: number;
   quotes: number;
   bars: number;
+  /** Control messages: success, error, subscription. */
+  control: number;
   reconnects: number;
+  /** Sequenced feeds: id jumps within one connection, and the trade ids they skipped. */
+  gaps: number;
+  missedTrades: number;
 }
 
 /**
@@ -59,7 +75,7 @@ export interface ClientCounters {
  * auth failure (402) is fatal: it does not retry with keys that will keep failing.
  */
 export class MarketDataClient {
-  readonly counters: ClientCounters = { malformed: 0, outOfOrder: 0, trades: 0, quotes: 0, bars: 0, reconnects: 0 };
+  readonly counters: ClientCounters = { frames: 0, malformed: 0, outOfOrder: 0, trades: 0, quotes: 0, bars: 0, control: 0, reconnects: 0, gaps: 0, missedTrades: 0 };
   private ws: WebSocket | null = null;
   private wanted = new Set<string>();
   private st: ClientState = 'idle';
@@ -71,6 +87,9 @@ export class MarketDataClient {
   private staleTimer: NodeJS.Timeout | null = null;
   private stale = false;
   private lastMsgAt = Date.now();
+  private frameAt = 0;
+  private serverSymbols = 0;
+  private readonly sequenced: boolean;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly clock: Clock;
   private readonly rnd: () => number;
@@ -78,6 +97,7 @@ export class MarketDataClient {
   constructor(private readonly o: MarketDataClientOptions) {
     this.clock = o.clock ?? systemClock;
     this.rnd = o.random ?? Math.random;
+    this.sequenced = o.sequenced ?? true;
   }
 
   get state(): ClientState {
@@ -86,6 +106,26 @@ export class MarketDataClient {
 
   get symbols(): string[] {
     return [...this.wanted].sort();
+  }
+
+  /** Symbols wanted, and trade symbols the server last confirmed (its subscription echo). */
+  get subscriptionCounts(): { wanted: number; confirmed: number } {
+    return { wanted: this.wanted.size, confirmed: this.serverSymbols };
+  }
+
+  /** performance.now() at the 'message' event of the frame being (or last) handled: receipt time for latency measurements. */
+  get frameReceivedAt(): number {
+    return this.frameAt;
+  }
+
+  /** Milliseconds since the last frame (or since the socket opened / the client was made). */
+  lastMessageAgeMs(now = Date.now()): number {
+    return Math.max(0, now - this.lastMsgAt);
+  }
+
+  /** True from the staleness watchdog firing until the next message. */
+  get isStale(): boolean {
+    return this.stale;
   }
 
   /**
@@ -161,6 +201,7 @@ export class MarketDataClient {
   private onClose(ws: WebSocket): void {
     if (ws !== this.ws) return;
     this.ws = null;
+    this.serverSymbols = 0;
     if (this.st === 'closed' || this.st === 'failed') return;
     if (this.st === 'live') {
       // A live connection dropped: remember where we were, report it once we are back.
@@ -191,18 +232,22 @@ export class MarketDataClient {
 
   private onFrame(ws: WebSocket, data: RawData): void {
     if (ws !== this.ws) return;
+    this.frameAt = performance.now();
     this.touch();
+    this.counters.frames++;
     const { messages, malformed } = parseServerFrame(rawText(data));
     this.counters.malformed += malformed;
     for (const m of messages) {
       switch (m.T) {
         case 'success':
+          this.counters.control++;
           if (m.msg === 'connected') {
             this.setState('authenticating');
             ws.send(JSON.stringify({ action: 'auth', key: this.o.key, secret: this.o.secret }));
           } else if (m.msg === 'authenticated') this.onAuthenticated();
           break;
         case 'error':
+          this.counters.control++;
           this.o.onServerError?.(m);
           if (m.code === 402) {
             this.setState('failed');
@@ -211,12 +256,20 @@ export class MarketDataClient {
           }
           break;
         case 'subscription':
+          this.counters.control++;
+          this.serverSymbols = m.trades.length;
           this.o.onSubscription?.(m);
           break;
         case 't':
-          if (this.lastId !== null && m.i <= this.lastId) {
-            this.counters.outOfOrder++;
-            break;
+          if (this.sequenced && this.lastId !== null) {
+            if (m.i <= this.lastId) {
+              this.counters.outOfOrder++;
+              break;
+            }
+            if (m.i > this.lastId + 1) {
+              this.counters.gaps++;
+              this.counters.missedTrades += m.i - this.lastId - 1;
+            }
           }
           this.lastId = m.i;
           this.lastTime = m.t;
@@ -233,6 +286,7 @@ export class MarketDataClient {
           break;
       }
     }
+    this.o.onFrameEnd?.();
   }
 
   private onAuthenticated(): void {

@@ -95,4 +95,31 @@ describe('replay server protocol', () => {
     expect(await c.next()).toEqual([{ T: 'error', code: 405, msg: 'symbol limit exceeded' }]);
     await expect(RawClient.open(`ws://127.0.0.1:${port}/v1/nope`)).rejects.toThrow();
   });
+
+  it('rate: trades/s in total across symbols, round-robin, ids 1, 2, 3…; onSent sees every frame', async () => {
+    const sent: Array<Record<string, unknown>> = [];
+    server = testServer({ rate: 1000, onSent: (msgs) => void sent.push(...(msgs as unknown as Array<Record<string, unknown>>)) });
+    port = await server.listen(0);
+    const c = await connect();
+    c.send({ action: 'auth', ...KEYS });
+    await c.next();
+    c.send({ action: 'subscribe', trades: ['AAPL', 'MSFT'] });
+    await c.nextOf('subscription');
+    await new Promise((r) => setTimeout(r, 100));
+    const trades = () => sent.filter((m) => m.T === 't');
+    const n0 = trades().length;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 400));
+    const n1 = trades().length;
+    const rate = ((n1 - n0) * 1000) / (performance.now() - t0);
+    expect(rate).toBeGreaterThan(800); // the schedule catches up after timer lateness
+    expect(rate).toBeLessThan(1200);
+    const ts = trades();
+    expect(ts.map((m) => m.i)).toEqual(ts.map((_, k) => k + 1));
+    expect(ts.slice(0, 6).map((m) => m.S)).toEqual(['AAPL', 'MSFT', 'AAPL', 'MSFT', 'AAPL', 'MSFT']);
+    // what the client received is what onSent saw
+    await waitFor(() => c.frames.flat().filter((m) => (m as { T: string }).T === 't').length >= ts.length, 2000, 'frames');
+    const got = c.frames.flat().filter((m) => (m as { T: string }).T === 't');
+    expect(got.slice(0, ts.length)).toEqual(ts);
+  });
 });

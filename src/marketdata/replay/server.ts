@@ -19,7 +19,9 @@ export { staticSource, catalogSource } from './source.js';
  * connection** (not a time-compression factor). Every 1000/speed ms (1 ms timer resolution)
  * each connection gets one frame with the next step of every symbol it subscribes to on any
  * channel: the trade (trades channel) and a synthetic one-cent-wide quote around it (quotes
- * channel). Each connection replays its own paths, from the start of the day. Each symbol's day is a
+ * channel). With `rate`, steps are instead scheduled at `rate` per second per connection in
+ * total, round-robin over the symbols (the bench's 20,000 trades/s).
+ * Each connection replays its own paths, from the start of the day. Each symbol's day is a
  * `tradePath` of `tradesPerDay` trades (seeded by `seed`, the symbol and a round counter);
  * when a path completes the connection gets a bar `b` summarising it (o/h/l/c/v of the day,
  * `t` = the current minute) and the path starts over with the next round's seed, so the feed
@@ -34,6 +36,14 @@ export interface ReplayServerOptions {
   source: ReplaySource;
   /** Trades per second per subscribed symbol per connection. */
   speed: number;
+  /**
+   * Total trades per second per connection, across its symbols (overrides `speed`): a 1 ms
+   * timer emits the steps that are due since the subscription started (so the rate does not
+   * depend on timer precision), round-robin over the symbols, ≤ 500 steps per frame.
+   */
+  rate?: number;
+  /** Observer of every frame sent (tests, benches). */
+  onSent?: (msgs: readonly ServerMsg[]) => void;
   /** Required credentials; null/undefined accepts any key. */
   keys?: { key: string; secret: string } | null;
   date?: string;
@@ -72,12 +82,17 @@ interface Conn {
   nextId: number;
   cursors: Map<string, Cursor | null>;
   timer: NodeJS.Timeout | null;
+  /** Rate mode: when the schedule started, steps emitted since, next symbol (round-robin). */
+  rateStart: number;
+  emitted: number;
+  rr: number;
 }
 
 const PATHS = new Set(['/v2/iex', '/v2/sip', '/v2/test']);
 
 export function buildReplayServer(opts: ReplayServerOptions): ReplayServer {
   if (!(opts.speed > 0)) throw new RangeError('speed must be > 0');
+  if (opts.rate !== undefined && !(opts.rate > 0)) throw new RangeError('rate must be > 0');
   const { clock, logger, source } = opts;
   const tradesPerDay = opts.tradesPerDay ?? 390;
   const seed = opts.seed ?? 1;
@@ -89,7 +104,9 @@ export function buildReplayServer(opts: ReplayServerOptions): ReplayServer {
   app.get('/health', async () => ({ status: 'up', clients: conns.size }));
 
   const send = (ws: WebSocket, msgs: ServerMsg[]) => {
-    if (ws.readyState === ws.OPEN) ws.send(encodeFrame(msgs));
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(encodeFrame(msgs));
+    opts.onSent?.(msgs);
   };
   const subscription = (c: Conn): ServerMsg => ({
     T: 'subscription',
@@ -107,40 +124,67 @@ export function buildReplayServer(opts: ReplayServerOptions): ReplayServer {
     return cur;
   };
 
+  const activeSymbols = (c: Conn) => [...new Set([...c.subs.trades, ...c.subs.quotes, ...c.subs.bars])].sort();
+
   const tick = (ws: WebSocket, c: Conn) => {
     const out: ServerMsg[] = [];
     const now = clock.now();
     const ts = now.toISOString();
-    const active = new Set([...c.subs.trades, ...c.subs.quotes, ...c.subs.bars]);
-    for (const symbol of [...active].sort()) {
-      const cur = cursor(c, symbol);
-      if (!cur) continue;
-      const tr = cur.path[cur.k]!;
-      if (c.subs.quotes.has(symbol)) {
-        // A one-cent-wide quote around the next trade (synthetic; quotes are not bounded by the bar).
-        const bp = Math.max(0.01, Math.round(tr.price * 100 - 1) / 100);
-        const q: QuoteMsg = { T: 'q', S: symbol, bx: 'V', bp, bs: 1 + (tr.size % 5), ax: 'V', ap: Math.round(tr.price * 100 + 1) / 100, as: 1 + (tr.size % 7), t: ts, c: ['R'], z: 'C' };
-        out.push(q);
-      }
-      if (c.subs.trades.has(symbol)) out.push({ T: 't', S: symbol, i: c.nextId++, x: 'V', p: tr.price, s: tr.size, t: ts, c: ['@'], z: 'C' } satisfies TradeMsg);
-      cur.k++;
-      if (cur.k >= cur.path.length) {
-        if (c.subs.bars.has(symbol)) {
-          const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
-          const b = cur.bar;
-          const bar: BarMsg = { T: 'b', S: symbol, o: cur.path[0]!.price, h: Math.round(b.high * 100) / 100, l: Math.round(b.low * 100) / 100, c: cur.path.at(-1)!.price, v: Math.round(b.volume), t: minute, n: cur.path.length };
-          out.push(bar);
-        }
-        cur.round++;
-        cur.k = 0;
-        cur.path = tradePath(cur.bar, tradesPerDay, (seed ^ hashString(symbol) ^ Math.imul(cur.round, 0x9e3779b1)) >>> 0);
-      }
-    }
+    for (const symbol of activeSymbols(c)) step(c, symbol, out, now, ts);
     if (out.length) send(ws, out);
+  };
+
+  const tickRate = (ws: WebSocket, c: Conn, rate: number) => {
+    const symbols = activeSymbols(c);
+    let due = Math.floor(((performance.now() - c.rateStart) * rate) / 1000) - c.emitted;
+    if (due <= 0 || symbols.length === 0) return;
+    const now = clock.now();
+    const ts = now.toISOString();
+    while (due > 0) {
+      const out: ServerMsg[] = [];
+      for (let k = Math.min(due, 500); k > 0; k--, due--) {
+        step(c, symbols[c.rr++ % symbols.length]!, out, now, ts);
+        c.emitted++;
+      }
+      if (out.length) send(ws, out);
+    }
+  };
+
+  /** The next step of `symbol` on this connection: quote, trade, and the bar when its path ends. */
+  const step = (c: Conn, symbol: string, out: ServerMsg[], now: Date, ts: string) => {
+    const cur = cursor(c, symbol);
+    if (!cur) return;
+    const tr = cur.path[cur.k]!;
+    if (c.subs.quotes.has(symbol)) {
+      // A one-cent-wide quote around the next trade (synthetic; quotes are not bounded by the bar).
+      const bp = Math.max(0.01, Math.round(tr.price * 100 - 1) / 100);
+      const q: QuoteMsg = { T: 'q', S: symbol, bx: 'V', bp, bs: 1 + (tr.size % 5), ax: 'V', ap: Math.round(tr.price * 100 + 1) / 100, as: 1 + (tr.size % 7), t: ts, c: ['R'], z: 'C' };
+      out.push(q);
+    }
+    if (c.subs.trades.has(symbol)) out.push({ T: 't', S: symbol, i: c.nextId++, x: 'V', p: tr.price, s: tr.size, t: ts, c: ['@'], z: 'C' } satisfies TradeMsg);
+    cur.k++;
+    if (cur.k >= cur.path.length) {
+      if (c.subs.bars.has(symbol)) {
+        const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString();
+        const b = cur.bar;
+        const bar: BarMsg = { T: 'b', S: symbol, o: cur.path[0]!.price, h: Math.round(b.high * 100) / 100, l: Math.round(b.low * 100) / 100, c: cur.path.at(-1)!.price, v: Math.round(b.volume), t: minute, n: cur.path.length };
+        out.push(bar);
+      }
+      cur.round++;
+      cur.k = 0;
+      cur.path = tradePath(cur.bar, tradesPerDay, (seed ^ hashString(symbol) ^ Math.imul(cur.round, 0x9e3779b1)) >>> 0);
+    }
   };
 
   const startTimer = (ws: WebSocket, c: Conn) => {
     if (c.timer || subCount(c) === 0) return;
+    const rate = opts.rate;
+    if (rate) {
+      c.rateStart = performance.now();
+      c.emitted = 0;
+      c.timer = setInterval(() => tickRate(ws, c, rate), 1);
+      return;
+    }
     c.timer = setInterval(() => tick(ws, c), Math.max(1, 1000 / opts.speed));
   };
   const stopTimer = (c: Conn) => {
@@ -184,7 +228,7 @@ export function buildReplayServer(opts: ReplayServerOptions): ReplayServer {
   };
 
   const accept = (ws: WebSocket) => {
-    const c: Conn = { authed: false, subs: { trades: new Set(), quotes: new Set(), bars: new Set() }, nextId: 1, cursors: new Map(), timer: null };
+    const c: Conn = { authed: false, subs: { trades: new Set(), quotes: new Set(), bars: new Set() }, nextId: 1, cursors: new Map(), timer: null, rateStart: 0, emitted: 0, rr: 0 };
     conns.set(ws, c);
     ws.on('message', (d) => onMessage(ws, c, d));
     ws.on('error', (err) => logger.debug({ err: err.message }, 'market-data client error'));

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { MarketDataClient } from '../client/stream-client.js';
 import { toBar, toTrade } from '../client/adapters.js';
 import { LivePnl } from './live-pnl.js';
+import { registerMarketDataMetrics } from './metrics.js';
 import { PriceCache } from './price-cache.js';
 import { registerPnlRoutes } from './sse.js';
 import { openPositionSymbols, SubscriptionManager } from './subscriptions.js';
@@ -23,7 +24,8 @@ export interface MarketDataAppOptions {
   bus: Bus;
   clock: Clock;
   logger: Logger;
-  feed: { url: string; key: string; secret: string };
+  /** `sequenced`: trade ids form one sequence per connection (default: true unless the URL is Alpaca's). */
+  feed: { url: string; key: string; secret: string; sequenced?: boolean };
   refreshMs?: number;
   /** Extra symbols to follow (e.g. today's signals). */
   signalSymbols?: () => readonly string[] | Promise<readonly string[]>;
@@ -44,18 +46,22 @@ export async function buildMarketDataApp(o: MarketDataAppOptions): Promise<Marke
     clock: o.clock,
     logger: o.logger,
     staleMs: 30_000,
+    // Alpaca's ids are exchange trade ids, not a per-connection sequence (that is the replay's).
+    sequenced: o.feed.sequenced ?? !/alpaca\.markets/.test(o.feed.url),
     onTrade: (m) => {
       const t = toTrade(m);
       cache.onTrade(t);
       ticks.addTrade(t);
     },
     onBar: (m) => ticks.addBar(toBar(m)),
+    // One P&L computation per frame, including every trade of it.
+    onFrameEnd: () => pnl.settle(),
     onGap: (g) => o.logger.warn({ gap: g }, 'market data: reconnected after a gap'),
     onStale: (ms) => o.logger.warn({ silent_ms: ms }, 'market data: stale feed'),
   });
   const subscriptions = new SubscriptionManager({ target: client, positionSymbols: () => openPositionSymbols(o.db), signalSymbols: o.signalSymbols ?? (() => []) });
 
-  const { app } = await createServiceApp({
+  const { app, metrics } = await createServiceApp({
     name: 'marketdata',
     version: o.version ?? '0.1.0',
     logger: o.logger,
@@ -66,6 +72,7 @@ export async function buildMarketDataApp(o: MarketDataAppOptions): Promise<Marke
     ],
   });
   registerPnlRoutes(app, pnl);
+  registerMarketDataMetrics(metrics, { client, cache, ticks, pnl });
   const tagged = app as MarketDataApp;
   tagged.marketdata = { client, cache, ticks, pnl, subscriptions };
 

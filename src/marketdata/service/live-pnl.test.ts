@@ -52,24 +52,64 @@ describe('LivePnl', () => {
     live.close();
   });
 
-  it('throttles: a burst of price updates gives one immediate and one trailing recompute', async () => {
+  it('coalesces: a burst of price updates is one computation that includes all of them; snapshot() is never behind', async () => {
+    await seedPositions(db, [['AAPL', '1', '100', '0']]);
+    let price = 100;
+    const live = new LivePnl({ db, marks: { get: () => ({ price: String(price), ts: new Date().toISOString() }) }, throttleMs: 60_000 });
+    await live.reload();
+    const computed: PnlSnapshot[] = [];
+    live.onCompute((s) => void computed.push(s));
+    for (let i = 0; i < 50; i++) {
+      price = 101 + i;
+      live.onPrice('AAPL');
+    }
+    live.onPrice('ZZZZ'); // not held: ignored
+    expect(computed).toHaveLength(0); // not yet: the burst is still running
+    await Promise.resolve(); // the microtask after the burst
+    expect(computed).toHaveLength(1);
+    expect(Number(computed[0]!.unrealized_pnl)).toBe(50); // the last price (150) − 100
+    // settle() (the service calls it at the end of every feed frame) computes at once…
+    price = 160;
+    live.onPrice('AAPL');
+    live.settle();
+    expect(computed).toHaveLength(2);
+    expect(Number(computed[1]!.unrealized_pnl)).toBe(60);
+    await Promise.resolve();
+    expect(computed).toHaveLength(2); // …and the pending microtask finds nothing left to do
+    live.settle();
+    expect(computed).toHaveLength(2);
+    // a read in the middle of a burst sees every update so far
+    price = 170;
+    live.onPrice('AAPL');
+    expect(Number(live.snapshot().unrealized_pnl)).toBe(70);
+    live.onPrice('ZZZZ');
+    await Promise.resolve();
+    expect(computed).toHaveLength(3);
+    live.close();
+  });
+
+  it('throttles notifications, not computations: one immediate and one trailing notification with the newest snapshot', async () => {
     await seedPositions(db, [['AAPL', '1', '100', '0']]);
     let price = 100;
     const live = new LivePnl({ db, marks: { get: () => ({ price: String(price), ts: new Date().toISOString() }) }, throttleMs: 100 });
     await live.reload();
     const seen: PnlSnapshot[] = [];
     live.subscribe((s) => void seen.push(s));
-    await new Promise((r) => setTimeout(r, 120)); // past the window of reload()'s compute
-    for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 120));
+    const computations = live.computations;
+    for (let i = 0; i < 5; i++) {
       price = 101 + i;
       live.onPrice('AAPL');
+      live.settle(); // five frames
     }
-    live.onPrice('ZZZZ'); // not held: ignored
-    expect(seen).toHaveLength(1);
-    await waitFor(() => seen.length === 2, 2000, 'trailing recompute');
+    expect(live.computations).toBe(computations + 5);
+    expect(seen).toHaveLength(1); // leading edge: the first frame's snapshot
+    expect(Number(seen[0]!.unrealized_pnl)).toBe(1);
+    await waitFor(() => seen.length === 2, 2000, 'trailing notification');
+    expect(Number(seen[1]!.unrealized_pnl)).toBe(5); // the newest (105 − 100)
     await new Promise((r) => setTimeout(r, 150));
     expect(seen).toHaveLength(2);
-    expect(Number(seen[1]!.unrealized_pnl)).toBe(50); // the last price (150) − 100
+    expect(live.notifications).toBe(2);
     live.close();
   });
 });

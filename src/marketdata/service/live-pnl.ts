@@ -6,10 +6,14 @@ import { computePnl, type Mark, type PnlSnapshot, type PositionInput } from '../
 
 /**
  * Live portfolio P&L: positions from the `positions` table (reloaded on demand and every
- * `reloadIntervalMs`), marks from the price cache, recomputed with computePnl on price
- * updates — at most once per `throttleMs` (the first update computes at once, later ones
- * within the window are folded into one trailing recompute). Each new snapshot goes to every
- * listener.
+ * `reloadIntervalMs`), marks from the price cache.
+ *
+ * Computation is coalesced, not delayed: a price update marks the P&L dirty and it is
+ * recomputed once per burst — at `settle()` (the service calls it at the end of every feed
+ * frame) or else in a microtask — so every snapshot after a tick includes it, and a frame of
+ * 50 trades costs one computePnl, not 50. `snapshot()` never returns a dirty result.
+ * Listeners (`subscribe`, e.g. SSE) are notified at most once per `throttleMs` (leading edge,
+ * plus one trailing notification with the newest snapshot); `onCompute` sees every computation.
  */
 export interface MarkSource {
   get(symbol: string): Mark | undefined;
@@ -18,7 +22,7 @@ export interface MarkSource {
 export interface LivePnlOptions {
   db: Queryable;
   marks: MarkSource;
-  /** Recompute at most this often. Default 250 ms. */
+  /** Notify `subscribe` listeners at most this often. Default 250 ms. */
   throttleMs?: number;
   /** Marks older than this are listed in stale_marks. Default 60 000 ms. */
   staleAfterMs?: number;
@@ -49,12 +53,16 @@ export class LivePnl {
   private positions: PositionInput[] = [];
   private symbols = new Set<string>();
   private latest: PnlSnapshot | undefined;
-  private lastComputeMs = -Infinity;
+  private dirty = false;
+  private scheduled = false;
+  private lastNotifyMs = -Infinity;
   private trailing: NodeJS.Timeout | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<PnlListener>();
+  private readonly computeListeners = new Set<PnlListener>();
   private closed = false;
   computations = 0;
+  notifications = 0;
 
   constructor(opts: LivePnlOptions) {
     this.db = opts.db;
@@ -89,47 +97,80 @@ export class LivePnl {
     return this.positions.filter((p) => Number(p.qty) !== 0).map((p) => p.symbol);
   }
 
-  /** A price changed: recompute now or at the end of the throttle window. Ignores symbols not held. */
+  /** A price changed: the P&L is recomputed at settle() or in a microtask, whichever is first. Ignores symbols not held. */
   onPrice(symbol?: string): void {
     if (this.closed) return;
     if (symbol !== undefined && !this.symbols.has(symbol)) return;
-    if (this.trailing) return;
-    const wait = this.lastComputeMs + this.throttleMs - performance.now();
-    if (wait <= 0) {
-      this.recompute();
-      return;
-    }
+    this.dirty = true;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.settle();
+    });
+  }
+
+  /** Recomputes now when a price changed since the last computation. */
+  settle(): void {
+    if (this.dirty && !this.closed) this.recompute();
+  }
+
+  /** Computes a snapshot now, hands it to compute listeners, and notifies (throttled) subscribers. */
+  recompute(): PnlSnapshot {
+    this.dirty = false;
+    this.computations++;
+    const snap = computePnl(this.positions, (s) => this.marks.get(s), { now: this.clock.now(), cash: this.cash, staleAfterMs: this.staleAfterMs });
+    this.latest = snap;
+    this.emit(this.computeListeners, snap);
+    this.notify();
+    return snap;
+  }
+
+  private notify(): void {
+    if (this.trailing || this.listeners.size === 0) return;
+    const wait = this.lastNotifyMs + this.throttleMs - performance.now();
+    if (wait <= 0) return this.notifyNow();
     this.trailing = setTimeout(() => {
       this.trailing = undefined;
-      if (!this.closed) this.recompute();
+      if (!this.closed) this.notifyNow();
     }, wait);
     this.trailing.unref();
   }
 
-  /** Computes a snapshot now and sends it to listeners. */
-  recompute(): PnlSnapshot {
-    this.lastComputeMs = performance.now();
-    this.computations++;
-    const snap = computePnl(this.positions, (s) => this.marks.get(s), { now: this.clock.now(), cash: this.cash, staleAfterMs: this.staleAfterMs });
-    this.latest = snap;
-    for (const l of this.listeners) {
+  private notifyNow(): void {
+    // `latest` is current here: a dirty flag never outlives the microtask that settles it.
+    const snap = this.latest;
+    if (!snap) return;
+    this.lastNotifyMs = performance.now();
+    this.notifications++;
+    this.emit(this.listeners, snap);
+  }
+
+  private emit(listeners: Set<PnlListener>, snap: PnlSnapshot): void {
+    for (const l of listeners) {
       try {
         l(snap);
       } catch (e) {
         this.logger?.warn({ err: e }, 'pnl listener failed');
       }
     }
-    return snap;
   }
 
-  /** The latest snapshot (computed now if there is none yet). */
+  /** The latest snapshot: computed now if there is none yet or a price changed since. */
   snapshot(): PnlSnapshot {
-    return this.latest ?? this.recompute();
+    return !this.latest || this.dirty ? this.recompute() : this.latest;
   }
 
+  /** Snapshots as they change, at most one per throttleMs (the newest). */
   subscribe(listener: PnlListener): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /** Every computation, synchronously (measurements, metrics). */
+  onCompute(listener: PnlListener): () => void {
+    this.computeListeners.add(listener);
+    return () => void this.computeListeners.delete(listener);
   }
 
   get listenerCount(): number {
@@ -143,5 +184,6 @@ export class LivePnl {
     this.trailing = undefined;
     this.reloadTimer = undefined;
     this.listeners.clear();
+    this.computeListeners.clear();
   }
 }

@@ -4,7 +4,7 @@ import { fixedClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/logger.js';
 import { MemoryBackend, MemoryBus, busChannels, type Bus, type PricesUpdated, type PriceTick } from '../../bus/index.js';
 import { waitFor } from '../../bus/test-helpers.js';
-import { PriceCache } from './price-cache.js';
+import { canonicalIso, PriceCache } from './price-cache.js';
 import type { Trade } from './types.js';
 
 const T0 = '2026-11-25T14:30:00.000Z';
@@ -149,6 +149,45 @@ describe('PriceCache', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it('a slow bus: flush calls while one is in flight fold into one queued flush (no flush per trade)', async () => {
+    const { cache, bus } = track(setup({ maxPendingSymbols: 2 }));
+    let release: () => void = () => {};
+    const hung = new Promise<void>((r) => (release = r));
+    const real = bus.mset.bind(bus);
+    let k = 1000;
+    const mset = vi.spyOn(bus, 'mset').mockImplementation(async (entries, ttl) => {
+      if (mset.mock.calls.length === 1) await hung;
+      cache.onTrade(trade('C', '1', k++)); // trades keep arriving during every write
+      return real(entries, ttl);
+    });
+    cache.onTrade(trade('A', '1', 0));
+    cache.onTrade(trade('B', '1', 0)); // 2 pending → flush, which hangs in mset
+    await waitFor(() => mset.mock.calls.length === 1, 2000, 'first mset');
+    for (let i = 1; i <= 200; i++) cache.onTrade(trade(i % 2 ? 'A' : 'B', String(i), i)); // each one reaches maxPending
+    release();
+    await waitFor(() => mset.mock.calls.length >= 2, 2000, 'second mset');
+    await new Promise((r) => setTimeout(r, 50));
+    // One queued flush took all 200 trades; a flush per call would have been ~200 writes.
+    expect(mset.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(await bus.getJson<PriceTick>('price:B')).toEqual({ price: '200', size: 100, ts: at(200) });
+  });
+
+  it('canonicalIso: the input when it is already toISOString() of its instant, else that', () => {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect(canonicalIso('2026-11-25T14:30:00.123Z', Date.parse('2026-11-25T14:30:00.123Z'))).toBe('2026-11-25T14:30:00.123Z');
+    for (const s of ['2026-11-25T14:30:00Z', '2026-11-25T14:30:00.123456Z', '2026-11-25T15:30:00.123+01:00', '2025-02-31T00:00:00.000Z', '2026-11-25T24:00:00.000Z']) {
+      expect(canonicalIso(s, Date.parse(s))).toBe(iso(Date.parse(s)));
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2100, 0, 1) }), fc.constantFrom('', 'Z', '.5Z', '+00:00'), (ms, tail) => {
+        const s = iso(ms);
+        const variant = tail === '' ? s : s.slice(0, 19) + tail;
+        expect(canonicalIso(variant, Date.parse(variant))).toBe(iso(Date.parse(variant)));
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -48,6 +48,8 @@ export class PriceCache {
   private pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** The flush waiting behind the one in flight (it takes everything pending when it starts). */
+  private queued: Promise<void> | null = null;
   private readonly listeners = new Set<PriceListener>();
   private closed = false;
   readonly stats: PriceCacheStats = { applied: 0, outOfOrder: 0, flushes: 0, keysWritten: 0, writeFailures: 0, publishFailures: 0 };
@@ -71,8 +73,9 @@ export class PriceCache {
       this.stats.outOfOrder++;
       return false;
     }
-    const tick: PriceTick = { price: t.price, size: Number(t.size), ts: new Date(tsMs).toISOString() };
-    this.latest.set(t.symbol, { ...tick, tsMs, id: t.id });
+    const ts = canonicalIso(t.ts, tsMs);
+    const tick: PriceTick = { price: t.price, size: Number(t.size), ts };
+    this.latest.set(t.symbol, { price: tick.price, size: tick.size, ts, tsMs, id: t.id });
     this.stats.applied++;
     this.pending.add(t.symbol);
     for (const l of this.listeners) {
@@ -115,14 +118,23 @@ export class PriceCache {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Writes every pending symbol now (serialised behind any flush in flight). */
+  /**
+   * Writes every pending symbol now (serialised behind any flush in flight). At most one flush
+   * waits: with a slow bus and many symbols, calls fold into it instead of queueing one each.
+   */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.chain = this.chain.then(() => this.flushPending());
-    return this.chain;
+    if (this.queued) return this.queued;
+    const run = this.chain.then(() => {
+      this.queued = null;
+      return this.flushPending();
+    });
+    this.queued = run;
+    this.chain = run;
+    return run;
   }
 
   private async flushPending(): Promise<void> {
@@ -158,3 +170,27 @@ export class PriceCache {
     this.listeners.clear();
   }
 }
+
+/**
+ * `new Date(ms).toISOString()` without the formatting when `s` (which parsed to `ms`) already is
+ * that text — what the replay server and most feeds send; formatting was the costliest step of
+ * a tick. Only unambiguous cases take the shortcut: all digits where digits belong, month
+ * 01–12, day 01–28, hour 00–23, minute and second 00–59 (nothing a lenient parser could roll over).
+ */
+export function canonicalIso(s: string, ms: number): string {
+  if (s.length !== 24 || Number.isNaN(ms)) return new Date(ms).toISOString();
+  for (let i = 0; i < 24; i++) {
+    const c = s.charCodeAt(i);
+    const want = SHAPE.charCodeAt(i);
+    if (want === 100 /* d */ ? c < 48 || c > 57 : c !== want) return new Date(ms).toISOString();
+  }
+  // No helper closure: under tsx (keepNames) every closure creation costs a call.
+  const month = (s.charCodeAt(5) - 48) * 10 + s.charCodeAt(6) - 48;
+  const day = (s.charCodeAt(8) - 48) * 10 + s.charCodeAt(9) - 48;
+  const hour = (s.charCodeAt(11) - 48) * 10 + s.charCodeAt(12) - 48;
+  const minute = (s.charCodeAt(14) - 48) * 10 + s.charCodeAt(15) - 48;
+  const second = (s.charCodeAt(17) - 48) * 10 + s.charCodeAt(18) - 48;
+  if (month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59) return new Date(ms).toISOString();
+  return s;
+}
+const SHAPE = 'dddd-dd-ddTdd:dd:dd.dddZ';

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBackend, MemoryBus } from '../../bus/index.js';
+import { silentLogger } from '../../core/logger.js';
 import type { Db, Queryable } from '../../db/db.js';
 import { migrate } from '../../db/migrate.js';
+import type { BarMsg, ServerMsg, TradeMsg } from '../protocol/messages.js';
+import { KEYS, testServer, waitFor } from '../replay/test-kit.js';
+import { buildMarketDataApp } from './app.js';
 import { enableTimescale, TickStore } from './tick-store.js';
 import type { Bar, Trade } from './types.js';
 
@@ -123,6 +128,88 @@ export function tickStoreSuite(name: string, open: () => Promise<{ db: Db; done:
       await store.flush();
       expect((await readTrades('BAD')).map((t) => t.id)).toEqual([3]);
       await store.close();
+    });
+
+    it('a slow database: adds while a flush is in flight fold into one queued flush, not one per row', async () => {
+      const store = new TickStore({ db, batchSize: 10, flushIntervalMs: 60_000 });
+      const real = db.transaction.bind(db);
+      let release: () => void = () => {};
+      const hung = new Promise<void>((r) => (release = r));
+      let transactions = 0;
+      let next = 1000;
+      const t = (id: number): Trade => ({ symbol: 'SLOW', id, price: '1', size: '1', ts: '2026-11-25T14:00:00.000Z' });
+      db.transaction = (async (fn: (tx: Queryable) => Promise<unknown>) => {
+        if (++transactions === 1) await hung;
+        store.addTrade(t(next++)); // rows keep arriving during every write
+        return real(fn);
+      }) as Db['transaction'];
+      try {
+        for (let i = 0; i < 10; i++) store.addTrade(t(i)); // batch full → flush, which hangs
+        await waitFor(() => transactions === 1, 2000, 'first flush');
+        for (let i = 10; i < 200; i++) store.addTrade(t(i));
+        release();
+        await waitFor(() => transactions >= 2, 2000, 'second flush');
+        await new Promise((r) => setTimeout(r, 100));
+        // one queued flush took the 190 rows; a flush per add would be ~190 transactions
+        expect(transactions).toBeLessThanOrEqual(3);
+      } finally {
+        db.transaction = real;
+        await store.close();
+      }
+      expect((await readTrades('SLOW')).length).toBe(200 + transactions);
+    });
+
+    it('text values survive the array literals: quotes, backslashes, commas, braces, NULL', async () => {
+      const store = new TickStore({ db, flushIntervalMs: 60_000 });
+      const symbols = ['NULL', 'A,B', 'Q"X', 'B\\S', '{C}', ' SP '];
+      symbols.forEach((symbol, k) => store.addTrade({ symbol, id: k + 1, price: '1.5', size: '2', ts: '2026-11-25T14:00:00.000Z' }));
+      store.addBar({ symbol: 'Q"X', t: '2026-11-25T14:00:00.000Z', o: '1', h: '2', l: '0.5', c: '1.5', v: '10' });
+      await store.close();
+      for (const symbol of symbols) expect((await readTrades(symbol)).map((r) => r.symbol)).toEqual([symbol]);
+      expect((await db.query('SELECT 1 FROM bars_1m WHERE symbol = $1', ['Q"X'])).rows).toHaveLength(1);
+    });
+
+    it('end to end through the client: replay server → MarketDataClient → TickStore stores exactly the trades sent, none lost', async () => {
+      // A clock that moves 1 ms per reading: distinct timestamps, so a wrong ts cannot pass.
+      let ms = Date.parse('2026-11-25T15:00:00.000Z');
+      const sent: ServerMsg[] = [];
+      const server = testServer({ clock: { now: () => new Date(ms++) }, rate: 2000, onSent: (msgs) => void sent.push(...msgs) });
+      const port = await server.listen(0);
+      await seedPositions(db, [
+        ['AAPL', '10', '100', '0'],
+        ['MSFT', '-5', '400', '0'],
+      ]);
+      const bus = new MemoryBus({ logger: silentLogger(), backend: new MemoryBackend() });
+      const app = await buildMarketDataApp({ db, bus, clock: { now: () => new Date() }, logger: silentLogger(), feed: { url: `ws://127.0.0.1:${port}/v2/iex`, ...KEYS } });
+      try {
+        await app.ready(); // subscribes to the symbols with positions
+        const { client } = app.marketdata;
+        await waitFor(() => client.counters.trades >= 600, 5000, 'trades');
+        // Once the server echoes the empty subscription, every trade it sent has arrived.
+        client.unsubscribe(['AAPL', 'MSFT']);
+        await waitFor(() => client.subscriptionCounts.confirmed === 0, 2000, 'unsubscribe echo');
+        await app.close(); // flushes the tick store
+        const trades = sent.filter((m): m is TradeMsg => m.T === 't');
+        expect(trades.map((m) => m.i)).toEqual(trades.map((_, k) => k + 1)); // the server's sequence
+        expect(client.counters).toMatchObject({ trades: trades.length, gaps: 0, missedTrades: 0, outOfOrder: 0, malformed: 0 });
+        const stored = [...(await readTrades('AAPL')), ...(await readTrades('MSFT'))].sort((a, b) => a.id - b.id);
+        expect(stored).toEqual(trades.map((m) => ({ symbol: m.S, id: m.i, price: String(m.p), size: String(m.s), ts: m.t })));
+        // bars_1m keeps the first bar of each (symbol, minute)
+        const bars = sent.filter((m): m is BarMsg => m.T === 'b');
+        expect(bars.length).toBeGreaterThan(0);
+        const first = new Map<string, BarMsg>();
+        for (const b of bars) if (!first.has(`${b.S} ${b.t}`)) first.set(`${b.S} ${b.t}`, b);
+        const storedBars = await db.query<{ symbol: string; t: string; o: string; h: string; l: string; c: string; v: string }>(
+          "SELECT symbol, t, o::text AS o, h::text AS h, l::text AS l, c::text AS c, v::text AS v FROM bars_1m WHERE symbol IN ('AAPL', 'MSFT') ORDER BY symbol, t",
+        );
+        expect(storedBars.rows.map((r) => ({ ...r, t: new Date(r.t).toISOString() }))).toEqual(
+          [...first.values()].sort((a, b) => (a.S + a.t < b.S + b.t ? -1 : 1)).map((b) => ({ symbol: b.S, t: b.t, o: String(b.o), h: String(b.h), l: String(b.l), c: String(b.c), v: String(b.v) })),
+        );
+      } finally {
+        await app.close();
+        await bus.close();
+        await server.close();
+      }
     });
 
     it('enableTimescale is a no-op without the extension (the plain tables run)', async () => {
