@@ -38,6 +38,9 @@ describe('kestrel serve', () => {
       if (saved !== undefined) process.env.API_TOKEN = saved;
     }
     expect((await run('serve', 'gateway', '--port', 'x')).code).toBe(2);
+    const rate = await run('serve', 'replay', '--rate', 'fast', '--port', '0');
+    expect(rate.code).toBe(2);
+    expect(rate.err).toMatch(/^kestrel: --rate "fast" must be a number of trades per second/);
   });
 
   it('serve broker-sim: listens, answers Alpaca requests, exits 0 on SIGTERM', async () => {

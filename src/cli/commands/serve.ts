@@ -17,6 +17,7 @@ interface ServeArgs {
   port?: string;
   host?: string;
   dataDir?: string;
+  rate?: string;
   testFault?: string;
 }
 
@@ -31,6 +32,7 @@ export function registerServe(program: Command, io: IO): void {
     .option('--port <n>', 'TCP port (default $GATEWAY_PORT 7301 / $BROKER_SIM_PORT 7302; 0 = any free port)')
     .option('--host <addr>', 'interface to bind (default $HOST or 127.0.0.1)')
     .option('--data-dir <dir>', 'broker-sim: data directory whose latest closes are the prices (default $KESTREL_DATA_DIR)')
+    .option('--rate <n>', 'replay: trades per second in total per connection (default: 10 per subscribed symbol)')
     .addOption(new Option('--test-fault <name>', 'test only').choices([...TEST_FAULTS]).hideHelp())
     .addHelpText(
       'after',
@@ -62,9 +64,16 @@ shutdown, 2 on bad configuration, 1 on failure.`,
       else if (service === 'signals') await serveSignals(ctx, port);
       else if (service === 'orchestrator') await serveOrchestrator(ctx, port);
       else if (service === 'marketdata') await serveMarketData(ctx, port);
-      else if (service === 'replay') await serveReplay(ctx, port);
+      else if (service === 'replay') await serveReplay(ctx, port, parseRate(opts.rate));
       else await serveBrokerSim(ctx, port);
     });
+}
+
+function parseRate(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1_000_000) throw new InputError(`--rate ${JSON.stringify(v)} must be a number of trades per second from 1 to 1000000`, 'bad_usage');
+  return n;
 }
 
 function parsePort(v: string | undefined, dflt: number): number {
@@ -270,7 +279,7 @@ async function listenOrShutdown(app: { listen(o: { port: number; host: string })
   return listeningUrl(app.server.address(), host);
 }
 
-async function serveReplay(ctx: CliContext, port: number): Promise<void> {
+async function serveReplay(ctx: CliContext, port: number, rate?: number): Promise<void> {
   const [{ openCatalog }, { buildReplayServer, catalogSource }] = await Promise.all([import('../../data/catalog.js'), import('../../marketdata/replay/server.js')]);
   const { config, logger } = ctx;
   const cat = await openCatalog(config.dataDir);
@@ -279,7 +288,7 @@ async function serveReplay(ctx: CliContext, port: number): Promise<void> {
   const source = await catalogSource(cat, { from: last, to: last });
   cat.close();
   const keys = config.alpaca.keyId && config.alpaca.secretKey ? { key: config.alpaca.keyId, secret: config.alpaca.secretKey } : null;
-  const replay = buildReplayServer({ clock: ctx.clock, logger, source, speed: 10, keys, date: last });
+  const replay = buildReplayServer({ clock: ctx.clock, logger, source, speed: 10, ...(rate ? { rate } : {}), keys, date: last });
   const bound = await replay.listen(port, config.host);
   ctx.out(`replay listening on ws://${config.host}:${bound}/v2/iex (day ${last}, ${source.symbols().length} symbols, Alpaca market-data v2 protocol)`);
   await untilSignal(logger, () => replay.close());
@@ -302,6 +311,7 @@ async function serveMarketData(ctx: CliContext, port: number): Promise<void> {
     clock: ctx.clock,
     logger,
     feed: { url, key: config.alpaca.keyId ?? 'kestrel-replay', secret: config.alpaca.secretKey ?? 'kestrel-replay' },
+    marksMaxAgeMs: config.marksMaxAgeMs,
     // Subscriptions = open positions ∪ today's signal picks (the orchestrator's stored plans).
     signalSymbols: () => todaysSignalSymbols(db, ctx.clock.now()),
   });

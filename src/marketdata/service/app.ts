@@ -27,6 +27,8 @@ export interface MarketDataAppOptions {
   /** `sequenced`: trade ids form one sequence per connection (default: true unless the URL is Alpaca's). */
   feed: { url: string; key: string; secret: string; sequenced?: boolean };
   refreshMs?: number;
+  /** Marks older than this are stale in the live P&L (MARKS_MAX_AGE_MS). Default 60 s. */
+  marksMaxAgeMs?: number;
   /** Extra symbols to follow (e.g. today's signals). */
   signalSymbols?: () => readonly string[] | Promise<readonly string[]>;
   version?: string;
@@ -37,7 +39,7 @@ export type MarketDataApp = FastifyInstance & { marketdata: { client: MarketData
 export async function buildMarketDataApp(o: MarketDataAppOptions): Promise<MarketDataApp> {
   const cache = new PriceCache({ bus: o.bus, clock: o.clock, logger: o.logger });
   const ticks = new TickStore({ db: o.db, logger: o.logger });
-  const pnl = new LivePnl({ db: o.db, marks: cache, clock: o.clock, logger: o.logger });
+  const pnl = new LivePnl({ db: o.db, marks: cache, clock: o.clock, logger: o.logger, ...(o.marksMaxAgeMs ? { staleAfterMs: o.marksMaxAgeMs } : {}) });
   cache.onPrice((symbol) => pnl.onPrice(symbol));
   const client = new MarketDataClient({
     url: o.feed.url,
