@@ -21,21 +21,16 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, ThrowawayRedis } from '../../src/bus/test-helpers.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
+import { benchArgs } from '../lib/args.js';
 
 const ENTRY = fileURLToPath(new URL('../../src/execution/test-child.ts', import.meta.url));
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
+const { flag, json: JSON_OUT, log } = benchArgs();
 const SECONDS = Number(flag('seconds', '10'));
 const DUP_SECONDS = Number(flag('dup-seconds', '5'));
 const CONCURRENCY = Number(flag('concurrency', '48'));
 const SIDE = flag('side', 'sell') as 'sell' | 'alternate';
-const JSON_OUT = args.includes('--json');
 const RISK = process.env.KESTREL_BENCH_RISK === '1';
 const PRICES = { AAPL: '100', MSFT: '200', SPY: '450', QQQ: '380' };
-const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
 const children: ChildProcess[] = [];
 let cleanupSchema: (() => Promise<void>) | null = null;

@@ -10,12 +10,9 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildReplayServer, staticSource } from '../../src/marketdata/replay/server.js';
 import type { DailyBar } from '../../src/marketdata/replay/path.js';
+import { benchArgs } from '../lib/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
+const { flag } = benchArgs();
 const RATE = Number(flag('rate', '20000'));
 const SYMBOLS = Number(flag('symbols', '20'));
 const DATE = '2025-01-17';

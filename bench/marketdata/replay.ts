@@ -44,13 +44,10 @@ import { openPglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
 import { buildMarketDataApp, type MarketDataApp } from '../../src/marketdata/service/app.js';
+import { benchArgs } from '../lib/args.js';
 
 const SERVER = fileURLToPath(new URL('./replay-server.ts', import.meta.url));
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
+const { argv: args, flag, json: JSON_OUT, log } = benchArgs();
 const RATE = Number(flag('rate', '20000'));
 const SECONDS = Number(flag('seconds', '20'));
 const SOAK_MIN = Number(flag('soak-minutes', '0'));
@@ -58,10 +55,8 @@ const SYMBOLS = Number(flag('symbols', '20'));
 const WARMUP = Number(flag('warmup', '5'));
 const REDIS = args.includes('--redis');
 const PG = args.includes('--pg');
-const JSON_OUT = args.includes('--json');
 const SAMPLES_FILE = flag('samples', ''); // per-second samples as JSON, for a closer look
 const DURATION_S = SOAK_MIN > 0 ? SOAK_MIN * 60 : SECONDS;
-const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
 const tmp = mkdtempSync(join(tmpdir(), 'kestrel-bench-md-'));
 let child: ChildProcess | null = null;

@@ -36,12 +36,9 @@ import { StaticPriceSource } from '../../src/orchestrator/prices.js';
 import { StaticSignalsClient } from '../../src/orchestrator/signals-clients.js';
 import type { RunOrderView, RunView } from '../../src/orchestrator/types.js';
 import { mulberry32 as rng } from '../../src/core/random.js';
+import { benchArgs } from '../lib/args.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
+const { argv: args, flag, json: JSON_OUT, log } = benchArgs();
 const REPS = Number(flag('reps', '5'));
 const N = Number(flag('symbols', '482'));
 const TOP = Number(flag('top', '20'));
@@ -50,8 +47,6 @@ const DB = flag('db', 'pglite') as 'pglite' | 'postgres';
 /** Keep the previous day's positions (later days then close, resize and flip: ~80 orders) instead of flattening between runs. */
 const REBALANCE = args.includes('--rebalance');
 const CONCURRENCY = Number(flag('concurrency', '8'));
-const JSON_OUT = args.includes('--json');
-const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
 
 const symbols = Array.from({ length: N }, (_, i) => `S${String(i).padStart(3, '0')}`);

@@ -38,22 +38,17 @@ import { ModelRegistry } from '../../src/registry/models.js';
 import { buildSignalsApp, type SignalsApp } from '../../src/signals/app.js';
 import { rowOf } from '../../src/signals/features.js';
 import type { SignalsRequest, SignalsResponse } from '../../src/signals/types.js';
+import { benchArgs } from '../lib/args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const SHARED = '/work/shared/data/sp500_daily_2015_2020.csv.gz';
 const SAMPLE = join(root, 'data/sample/bars.csv.gz');
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
+const { argv: args, flag, json: JSON_OUT, log } = benchArgs();
 const N_DATES = Number(flag('dates', '50'));
 const WARM_PASSES = Number(flag('warm-passes', '3'));
 const USE_REDIS = !args.includes('--no-redis');
-const JSON_OUT = args.includes('--json');
 const REDIS_URL = process.env.KESTREL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const log = (s: string) => (JSON_OUT ? process.stderr.write(s + '\n') : console.log(s));
 
 const tmp = mkdtempSync(join(tmpdir(), 'kestrel-bench-signals-'));
 const cleanups: Array<() => Promise<void>> = [];
