@@ -56,12 +56,14 @@ export class RiskEngine {
     const which = typeof symbol === 'string' ? { symbol } : { symbols: symbol };
     const ctx = await this.deps.provider.snapshot({ ...which, ...(tradeDate ? { tradeDate } : {}) });
     try {
-      await this.deps.breaker.evaluate(ctx);
+      // evaluate reads the breaker state (and trips it if needed): its result is the gate's input.
+      const { state } = await this.deps.breaker.evaluate(ctx);
+      return { ctx, gate: this.deps.breaker.gateFor(state) };
     } catch (e) {
       this.deps.logger.error({ err: (e as Error).message }, 'risk: breaker triggers could not be evaluated');
     }
-    const gate = await this.deps.breaker.gate();
-    return { ctx, gate };
+    // Fails closed (UNAVAILABLE) when the state cannot be read either.
+    return { ctx, gate: await this.deps.breaker.gate() };
   }
 
   /** Decides one order; a refusal is recorded in risk_events. */
