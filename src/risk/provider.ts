@@ -186,7 +186,7 @@ interface OpenOrderRow {
   limit_price: string | null;
 }
 
-/** Orders that may still fill: at the broker, or written and about to be sent (pending_new). */
+/** Orders that may still fill: at the broker, or written and about to be sent (pending_new). Keep in step with the partial index orders_risk_open (migrations/0006). */
 export const RISK_OPEN_STATUSES = ['pending_new', 'accepted', 'new', 'partially_filled'] as const;
 
 export class PgRiskStateProvider implements RiskStateProvider {
