@@ -97,22 +97,27 @@ export interface BrokerAnswer {
  */
 export async function recordBrokerOrders(q: Queryable, answers: readonly BrokerAnswer[], kind?: Db['kind']): Promise<Array<OrderRow | null>> {
   const out: Array<OrderRow | null> = answers.map(() => null);
-  let todo = answers.map((a, n) => ({ a, n }));
+  let todo = answers.map((a, n) => ({ a, n, to: fromBrokerStatus(a.bo.status) }));
   while (todo.length) {
     const seen = new Set<string>();
-    const now = todo.filter(({ a }) => !seen.has(a.orderId) && seen.add(a.orderId));
-    todo = todo.filter((t) => !now.includes(t));
-    const col = <T>(f: (a: BrokerAnswer) => T) => now.map(({ a }) => f(a));
+    const now: typeof todo = [];
+    const later: typeof todo = [];
+    for (const t of todo) {
+      if (seen.has(t.a.orderId)) later.push(t);
+      else {
+        seen.add(t.a.orderId);
+        now.push(t);
+      }
+    }
+    todo = later;
+    const col = <T>(f: (a: BrokerAnswer, to: OrderStatus | null) => T) => now.map(({ a, to }) => f(a, to));
     const r = await runStatement<OrderRow>(
       q,
       ACK,
       [
         col((a) => a.orderId),
-        col((a) => {
-          const to = fromBrokerStatus(a.bo.status);
-          return (to ? allowedFrom(to) : []).join(',');
-        }),
-        col((a) => fromBrokerStatus(a.bo.status)),
+        col((_, to) => (to ? allowedFrom(to) : []).join(',')),
+        col((_, to) => to),
         col((a) => a.bo.id),
         col((a) => decString(a.bo.filled_qty)),
         col((a) => (a.bo.filled_avg_price !== null && dec(a.bo.filled_qty).gt(0) ? decString(a.bo.filled_avg_price) : null)),

@@ -71,11 +71,7 @@ export class RiskEngine {
     const t0 = performance.now();
     const { ctx, gate } = await this.prepare(order.symbol, order.trade_date);
     const decision = checkOrder(order, ctx, this.deps.config, gate);
-    if (decision.ok) this.deps.metrics?.approvals.inc({ reducing: String(decision.reducing) });
-    else {
-      this.deps.metrics?.rejections.inc({ code: decision.code });
-      await this.audit(order, decision, gate, opts.dryRun ?? false, ctx);
-    }
+    await this.record(order, decision, gate, opts.dryRun ?? false, ctx);
     this.deps.metrics?.checkSeconds.observe((performance.now() - t0) / 1000);
     return { decision, ctx, gate };
   }
@@ -98,19 +94,23 @@ export class RiskEngine {
   private readonly checkBatch = batcher((items: readonly HookItem[]) => this.decideBatch(items), { maxBatch: 256, maxInFlight: 1 });
 
   private async decideBatch(items: readonly HookItem[]): Promise<RiskDecision[]> {
-    const out: RiskDecision[] = [];
     // One snapshot per trade date (the gateway only checks today's orders: normally one group).
-    const byDate = new Map<string, HookItem[]>();
-    for (const i of items) byDate.set(i.order.trade_date, [...(byDate.get(i.order.trade_date) ?? []), i]);
-    const decided = new Map<HookItem, RiskDecision>();
+    const byDate = new Map<string, number[]>();
+    items.forEach((i, n) => {
+      const group = byDate.get(i.order.trade_date);
+      if (group) group.push(n);
+      else byDate.set(i.order.trade_date, [n]);
+    });
+    const out: RiskDecision[] = new Array(items.length);
     for (const [tradeDate, group] of byDate) {
-      for (const [item, d] of await this.decideGroup(group, tradeDate)) decided.set(item, d);
+      const decisions = await this.decideGroup(group.map((n) => items[n]!), tradeDate);
+      group.forEach((n, k) => (out[n] = decisions[k]!));
     }
-    for (const i of items) out.push(decided.get(i)!);
     return out;
   }
 
-  private async decideGroup(items: readonly HookItem[], tradeDate: string): Promise<Map<HookItem, RiskDecision>> {
+  /** Decisions for one trade date's orders, in order. */
+  private async decideGroup(items: readonly HookItem[], tradeDate: string): Promise<RiskDecision[]> {
     const t0 = performance.now();
     // Captured before the snapshot is read: an approval written meanwhile is then in both, and
     // dropped from this list by its id; one written later is only here.
@@ -120,32 +120,38 @@ export class RiskEngine {
     const { ctx: snap, gate } = await this.prepare([...new Set(items.map((i) => i.order.symbol))], tradeDate);
     const inSnapshot = new Set(snap.openOrders.flatMap((o) => o.clientOrderId ?? []));
     let ctx = withOpenOrders(snap, unwritten.filter((o) => !inSnapshot.has(o.clientOrderId!)));
-    const out = new Map<HookItem, RiskDecision>();
+    const out: RiskDecision[] = [];
     const byId = new Map<string, RiskDecision>();
-    for (const item of items) {
-      const o = item.order;
+    for (const { order: o, dryRun } of items) {
       // Identical concurrent requests are one order: one decision, counted once.
       const seen = byId.get(o.client_order_id);
       if (seen) {
-        out.set(item, seen);
+        out.push(seen);
         continue;
       }
       const decision = checkOrder(o, ctx, this.deps.config, gate);
       byId.set(o.client_order_id, decision);
-      out.set(item, decision);
+      out.push(decision);
+      await this.record(o, decision, gate, dryRun, ctx);
       if (decision.ok) {
-        this.deps.metrics?.approvals.inc({ reducing: String(decision.reducing) });
         const open: RiskOpenOrder = { symbol: o.symbol, side: o.side, remaining: dec(o.qty), limitPrice: o.limit_price === null ? null : dec(o.limit_price), clientOrderId: o.client_order_id };
         this.unwritten.set(o.client_order_id, { ...open, approvedAt: Date.now() });
         ctx = withOpenOrders(ctx, [open]);
-      } else {
-        this.deps.metrics?.rejections.inc({ code: decision.code });
-        await this.audit(o, decision, gate, item.dryRun, ctx);
       }
     }
     const seconds = (performance.now() - t0) / 1000;
     for (let i = 0; i < items.length; i++) this.deps.metrics?.checkSeconds.observe(seconds);
     return out;
+  }
+
+  /** Counts a decision; a refusal is also recorded in risk_events. */
+  private async record(order: RiskOrderInput, d: RiskDecision, gate: BreakerGate, dryRun: boolean, ctx: RiskContext): Promise<void> {
+    if (d.ok) {
+      this.deps.metrics?.approvals.inc({ reducing: String(d.reducing) });
+      return;
+    }
+    this.deps.metrics?.rejections.inc({ code: d.code });
+    await this.audit(order, d, gate, dryRun, ctx);
   }
 
   private async audit(order: RiskOrderInput, d: Extract<RiskDecision, { ok: false }>, gate: BreakerGate, dryRun: boolean, ctx: RiskContext): Promise<void> {
