@@ -20,6 +20,9 @@ export interface StreamAuth {
 interface ClientState {
   authed: boolean;
   listening: boolean;
+  /** The connection's socket (from the upgrade): corked while this turn's frames collect. */
+  socket: Duplex;
+  corked: boolean;
 }
 
 export class TradeUpdateStream {
@@ -41,7 +44,7 @@ export class TradeUpdateStream {
       const url = new URL(req.url ?? '/', 'http://sim');
       if (url.pathname !== path) return refuse(socket, 404, 'Not Found');
       if (!this.enabled) return refuse(socket, 503, 'Service Unavailable');
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket));
     };
     server.on('upgrade', onUpgrade);
     const detach = () => server.off('upgrade', onUpgrade);
@@ -77,8 +80,8 @@ export class TradeUpdateStream {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket): void {
-    const state: ClientState = { authed: false, listening: false };
+  private accept(ws: WebSocket, socket: Duplex): void {
+    const state: ClientState = { authed: false, listening: false, socket, corked: false };
     this.clients.set(ws, state);
     this.deps.onClientCount?.(this.clients.size);
     ws.on('message', (data) => this.onMessage(ws, state, data));
@@ -120,10 +123,25 @@ export class TradeUpdateStream {
     return typeof key === 'string' && typeof secret === 'string' && sameSecret(key, auth.keyId) && sameSecret(secret, auth.secretKey);
   }
 
+  /**
+   * Frames are still sent one event each, as Alpaca does, but the frames of one turn of the
+   * event loop leave in one write: the socket stays corked until setImmediate. Under load a
+   * turn handles many submissions (each emits `new` and usually `fill`), and one socket write
+   * (a system call that wakes the reader) per frame was most of the simulator's cost.
+   */
   private broadcast(frame: unknown): void {
     const bytes = Buffer.from(JSON.stringify(frame));
     for (const [ws, state] of this.clients) {
-      if (state.listening && ws.readyState === ws.OPEN) ws.send(bytes, { binary: true });
+      if (!state.listening || ws.readyState !== ws.OPEN) continue;
+      if (!state.corked) {
+        state.corked = true;
+        state.socket.cork();
+        setImmediate(() => {
+          state.corked = false;
+          state.socket.uncork();
+        });
+      }
+      ws.send(bytes, { binary: true });
     }
   }
 }

@@ -104,14 +104,25 @@ interface Working {
   dirty: boolean;
 }
 
+// Planned per execution (once per batch; see sql.ts: its generic plan, made while the tables
+// were small, kept sequential scans of orders and fills as they grew). The ids come from two
+// index lookups and the rows by primary key; what an order's fills add up to is ONE probe of
+// fills_order per order (two correlated sub-selects let the planner hash the EXISTS …
+// synthetic one: a sequential scan of every fill ever booked, per batch).
 const LOCK_ORDERS = statement('lock_orders_for_updates', `
-SELECT ${ORDER_COLUMNS},
-  (SELECT coalesce(sum(f.qty), 0) FROM fills f WHERE f.order_id = orders.id) AS fills_qty,
-  EXISTS (SELECT 1 FROM fills f WHERE f.order_id = orders.id AND f.synthetic) AS has_synthetic,
+SELECT ${ORDER_COLUMNS.split(', ').map((c) => `orders.${c}`).join(', ')}, fs.fills_qty, fs.has_synthetic,
   ARRAY(SELECT f.execution_id FROM fills f WHERE f.execution_id = ANY($3::text[])) AS executions,
   set_config('synchronous_commit', 'off', true) AS async_commit
-FROM orders WHERE client_order_id = ANY($1::text[]) OR broker_order_id = ANY($2::text[])
-ORDER BY id FOR UPDATE`);
+FROM orders
+CROSS JOIN LATERAL (
+  SELECT coalesce(sum(f.qty), 0) AS fills_qty, coalesce(bool_or(f.synthetic), false) AS has_synthetic FROM fills f WHERE f.order_id = orders.id
+) fs
+WHERE orders.id = ANY (ARRAY(
+  SELECT id FROM orders WHERE client_order_id = ANY($1::text[])
+  UNION
+  SELECT id FROM orders WHERE broker_order_id = ANY($2::text[])
+))
+ORDER BY orders.id FOR UPDATE OF orders`, { planEachTime: true });
 
 const LOCK_POSITIONS = statement('lock_positions', 'SELECT symbol, qty, cost_basis, realized_pnl FROM positions WHERE symbol = ANY($1::text[]) ORDER BY symbol FOR UPDATE');
 const CREATE_POSITIONS = statement('create_positions', 'INSERT INTO positions (symbol, updated_at) SELECT s, $2::timestamptz FROM unnest($1::text[]) AS s ORDER BY s ON CONFLICT (symbol) DO NOTHING');

@@ -30,6 +30,15 @@ describe('named statements', () => {
     expect(prepared).toContain('kestrel_exec_test_add');
   });
 
+  it('PostgreSQL: a planEachTime statement is never prepared (planned at every execution)', async () => {
+    const fresh = statement('test_fresh', 'SELECT $1::int * 2 AS x', { planEachTime: true });
+    const prepared = await pg.transaction(async (tx) => {
+      for (let i = 0; i < 7; i++) expect((await runStatement<{ x: number }>(tx, fresh, [i], 'postgres')).rows).toEqual([{ x: 2 * i }]);
+      return (await tx.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows.map((r) => r.name);
+    });
+    expect(prepared).not.toContain('kestrel_exec_test_fresh');
+  });
+
   it('PGlite: runs the same text', async () => {
     const db = await openPglite(null);
     try {

@@ -12,13 +12,22 @@ import type { Db, Queryable, QueryResult } from '../db/db.js';
 export interface Statement {
   readonly name: string;
   readonly text: string;
+  /** Planned at every execution (unnamed) instead of prepared once; see `statement`. */
+  readonly planEachTime: boolean;
 }
 
-export function statement(name: string, text: string): Statement {
-  return { name: `kestrel_exec_${name}`, text };
+/**
+ * `planEachTime`: for a statement whose best plan depends on the size of its batch and of the
+ * tables. A prepared statement soon settles on a generic plan and keeps it until the next
+ * ANALYZE: one made while the tables are small (a new database, the first minutes of a day)
+ * keeps sequential scans that cost more with every row added. Planning afresh costs a fraction
+ * of a millisecond, paid once per batch, not per order.
+ */
+export function statement(name: string, text: string, opts: { planEachTime?: boolean } = {}): Statement {
+  return { name: `kestrel_exec_${name}`, text, planEachTime: opts.planEachTime ?? false };
 }
 
 /** `kind` defaults to the Queryable's own (a Db has one; a transaction handle does not: pass it). */
 export function runStatement<T>(q: Queryable, s: Statement, params: readonly unknown[], kind: Db['kind'] | undefined = (q as Partial<Db>).kind): Promise<QueryResult<T>> {
-  return kind === 'postgres' ? q.query<T>(s as unknown as string, params) : q.query<T>(s.text, params);
+  return kind === 'postgres' && !s.planEachTime ? q.query<T>(s as unknown as string, params) : q.query<T>(s.text, params);
 }
