@@ -19,9 +19,22 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
 }
 
+/**
+ * Session settings sent with every connection, before any from the URL's own `options` (which
+ * win). random_page_cost 1.1 instead of 4: Kestrel's working set is in memory or on SSD, where
+ * an index probe costs about what a sequential page does; with 4 the planner scanned whole
+ * tables of orders and fills for a batch of a few hundred ids (see plans.int.test.ts).
+ */
+const SESSION_OPTIONS = '-c random_page_cost=1.1';
+
 export function openPostgres(opts: PostgresOptions): Db {
+  // node-postgres lets the URL's parameters replace the config's: take `options` out of it.
+  const url = new URL(opts.url);
+  const own = url.searchParams.get('options');
+  url.searchParams.delete('options');
   const pool = new Pool({
-    connectionString: opts.url,
+    connectionString: url.toString(),
+    options: own ? `${SESSION_OPTIONS} ${own}` : SESSION_OPTIONS,
     max: opts.max ?? 20,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 2_000,
     statement_timeout: opts.statementTimeoutMs ?? 30_000,

@@ -109,7 +109,7 @@ interface Working {
 // index lookups and the rows by primary key; what an order's fills add up to is ONE probe of
 // fills_order per order (two correlated sub-selects let the planner hash the EXISTS …
 // synthetic one: a sequential scan of every fill ever booked, per batch).
-const LOCK_ORDERS = statement('lock_orders_for_updates', `
+export const LOCK_ORDERS = statement('lock_orders_for_updates', `
 SELECT ${ORDER_COLUMNS.split(', ').map((c) => `orders.${c}`).join(', ')}, fs.fills_qty, fs.has_synthetic,
   ARRAY(SELECT f.execution_id FROM fills f WHERE f.execution_id = ANY($3::text[])) AS executions,
   set_config('synchronous_commit', 'off', true) AS async_commit

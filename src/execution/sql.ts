@@ -24,7 +24,16 @@ export interface Statement {
  * of a millisecond, paid once per batch, not per order.
  */
 export function statement(name: string, text: string, opts: { planEachTime?: boolean } = {}): Statement {
-  return { name: `kestrel_exec_${name}`, text, planEachTime: opts.planEachTime ?? false };
+  const s = { name: `kestrel_exec_${name}`, text, planEachTime: opts.planEachTime ?? false };
+  defined.push(s);
+  return s;
+}
+
+const defined: Statement[] = [];
+
+/** Every statement defined so far (by the modules imported): plans.int.test.ts checks their plans. */
+export function definedStatements(): readonly Statement[] {
+  return defined;
 }
 
 /** `kind` defaults to the Queryable's own (a Db has one; a transaction handle does not: pass it). */
