@@ -758,10 +758,17 @@ export class BrokerSim {
 
 const UUID_RE = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i;
 
-/** A stable UUID-shaped asset id per symbol (Alpaca has real asset ids; we only need them stable). */
+const assetIds = new Map<string, string>();
+
+/** A stable UUID-shaped asset id per symbol (Alpaca has real asset ids; we only need them stable). Memoised: every order JSON carries one. */
 export function assetId(symbol: string): string {
-  const h = createHash('sha1').update(`kestrel-sim:${symbol}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  let id = assetIds.get(symbol);
+  if (id === undefined) {
+    const h = createHash('sha1').update(`kestrel-sim:${symbol}`).digest('hex');
+    id = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    if (assetIds.size < 100_000) assetIds.set(symbol, id);
+  }
+  return id;
 }
 
 function parseInstant(v: string, name: string): number {

@@ -223,14 +223,19 @@ async function applyInTx(tx: Queryable, updates: readonly TradeUpdate[], at: Dat
       to: status,
       detail: { decision, broker_status: u.order.status, broker_filled_qty: u.order.filled_qty, timestamp: u.timestamp, ...(fillDetail ?? {}) },
     });
-    w.row = {
+    const next: OrderRow = {
       ...order,
       status,
       filled_qty: filledUp ? decString(brokerFilled) : order.filled_qty,
       filled_avg_price: filledUp && u.order.filled_avg_price !== null ? decString(u.order.filled_avg_price) : order.filled_avg_price,
       broker_order_id: brokerId,
     };
-    w.dirty = true;
+    // A fill the submission's answer already reported (status and filled_qty) books the fill
+    // and the position but leaves the order row as it is: no new row version, no index entries.
+    if (next.status !== order.status || next.filled_qty !== order.filled_qty || next.filled_avg_price !== order.filled_avg_price || next.broker_order_id !== order.broker_order_id) {
+      w.row = next;
+      w.dirty = true;
+    }
     results.push('applied');
   }
 
