@@ -6,6 +6,7 @@ import { avgEntryPrice, applyFill, positionState, type PositionState } from './p
 import { ORDER_COLUMNS, type OrderRow } from './model.js';
 import { decide, fromTradeEvent, type Decision } from './order-state.js';
 import { runStatement, statement } from './sql.js';
+import type { KnownState } from './write-ahead.js';
 
 /**
  * Applies broker trade updates, set-based: a batch of updates (the consumer takes what is
@@ -47,7 +48,7 @@ export async function applyTradeUpdates(ctx: GatewayContext, updates: readonly T
     return seen;
   });
   const peekAt = open().filter((i) => !follows[i]);
-  const peeked = await noopsWithoutLock(ctx.db, peekAt.map((i) => updates[i]!));
+  const peeked = await noopsWithoutLock(ctx, peekAt.map((i) => updates[i]!));
   peekAt.forEach((i, k) => (out[i] = peeked[k]!));
   const todo = open();
   if (todo.length) {
@@ -75,25 +76,37 @@ const PEEK = statement('peek_orders', 'SELECT client_order_id, status, filled_qt
 
 /**
  * Status-only events are mostly no-ops (the submit answer already moved the order): they are
- * checked with one unlocked read for the whole batch. Safe because statuses only move forward
+ * judged against the state this process last saw of the order (the submission's answer), else
+ * against one unlocked read for the whole batch. Safe because statuses only move forward
  * through the table and filled_qty only grows, so "nothing to do" against an older state stays
- * true. Events missing from the answer need the locked path.
+ * true. Events that are not no-ops take the locked path.
  */
-async function noopsWithoutLock(db: Db, updates: readonly TradeUpdate[]): Promise<Array<ApplyResult | null>> {
-  const statusOnly = updates.filter((u) => !isFill(u));
+async function noopsWithoutLock(ctx: GatewayContext, updates: readonly TradeUpdate[]): Promise<Array<ApplyResult | null>> {
   const out: Array<ApplyResult | null> = updates.map(() => null);
-  if (!statusOnly.length) return out;
-  const r = await runStatement<Pick<OrderRow, 'client_order_id' | 'status' | 'filled_qty' | 'broker_order_id'>>(db, PEEK, [[...new Set(statusOnly.map((u) => u.order.client_order_id))]]);
+  const unseen = new Set<string>();
+  updates.forEach((u, i) => {
+    if (isFill(u)) return;
+    const known = ctx.recent.state(u.order.client_order_id);
+    if (known) out[i] = noopAgainst(known, u);
+    else unseen.add(u.order.client_order_id);
+  });
+  if (!unseen.size) return out;
+  const r = await runStatement<KnownState & Pick<OrderRow, 'client_order_id'>>(ctx.db, PEEK, [[...unseen]]);
   const seen = new Map(r.rows.map((row) => [row.client_order_id, row]));
   updates.forEach((u, i) => {
-    const s = isFill(u) ? undefined : seen.get(u.order.client_order_id);
-    if (!s || s.broker_order_id === null) return;
-    const to = fromTradeEvent(u.event);
-    const d = to ? decide(s.status, to) : 'same';
-    if (d === 'apply' || dec(u.order.filled_qty).gt(s.filled_qty)) return;
-    out[i] = d === 'refused' ? 'ignored' : 'duplicate';
+    const s = unseen.has(u.order.client_order_id) ? seen.get(u.order.client_order_id) : undefined;
+    if (s) out[i] = noopAgainst(s, u);
   });
   return out;
+}
+
+/** 'duplicate' / 'ignored' when a status-only update changes nothing against this state; null when it may. */
+function noopAgainst(s: KnownState, u: TradeUpdate): ApplyResult | null {
+  if (s.broker_order_id === null) return null;
+  const to = fromTradeEvent(u.event);
+  const d = to ? decide(s.status, to) : 'same';
+  if (d === 'apply' || dec(u.order.filled_qty).gt(s.filled_qty)) return null;
+  return d === 'refused' ? 'ignored' : 'duplicate';
 }
 
 /** A locked order as it evolves through the batch. */

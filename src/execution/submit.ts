@@ -101,6 +101,7 @@ export async function submitOrder(ctx: GatewayContext, req: OrderRequest): Promi
     }
     throw e;
   }
+  ctx.recent.add(order.client_order_id, sent);
   const outcome = sent.status === 'pending_new' ? 'pending' : sent.status === 'rejected' ? 'rejected' : 'sent';
   ctx.metrics.submitted.inc({ outcome });
   ctx.metrics.submitLatency.observe({ outcome }, (performance.now() - started) / 1000);

@@ -142,4 +142,28 @@ describe('trade updates', () => {
     await expect(db.query('UPDATE order_events SET kind = $1', ['x'])).rejects.toThrow(/append-only/);
     await expect(db.query('DELETE FROM order_events')).rejects.toThrow(/append-only/);
   });
+
+  it('a status-only update behind the state this process last saw is judged without reading the database', async () => {
+    const o = await newOrder({ status: 'filled' });
+    let queries = 0;
+    const counting: GatewayContext = {
+      ...ctx,
+      db: {
+        ...db,
+        query: (sql, params) => {
+          queries++;
+          return db.query(sql, params);
+        },
+      } as Db,
+    };
+    counting.recent.add(o.client_order_id, { status: 'filled', filled_qty: '10', broker_order_id: o.broker_order_id });
+    expect(await applyTradeUpdate(counting, update(o, 'new'))).toBe('ignored');
+    expect(await applyTradeUpdate(counting, update(o, 'accepted'))).toBe('ignored');
+    expect(queries).toBe(0);
+    // Not a no-op against what is known: the locked path applies it.
+    const open = await newOrder({ status: 'new' });
+    counting.recent.add(open.client_order_id, { status: 'new', filled_qty: '0', broker_order_id: open.broker_order_id });
+    expect(await applyTradeUpdate(counting, update(open, 'canceled'))).toBe('applied');
+    expect((await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [open.id])).rows[0]!.status).toBe('canceled');
+  });
 });

@@ -114,23 +114,36 @@ export async function lookupBatch(db: Db, ids: readonly string[]): Promise<Array
   return ids.map((id) => by.get(id) ?? null);
 }
 
+/** What this process last saw of an order: enough to tell that a status-only update is a no-op. */
+export type KnownState = Pick<OrderRow, 'status' | 'filled_qty' | 'broker_order_id'>;
+
 /**
  * client_order_ids this process has written or answered recently (a bounded, insertion-ordered
- * set). Only a hint: a known id is answered by a lookup without the pre-trade check; an unknown
- * one takes the normal path, which finds duplicates anyway (e.g. those written by another
- * gateway process).
+ * map), with the state last seen where there is one. Only a hint: a known id is answered by a
+ * lookup without the pre-trade check; an unknown one takes the normal path, which finds
+ * duplicates anyway (e.g. those written by another gateway process). A known state may be
+ * older than the table's, which is enough to call a status-only trade update a no-op: statuses
+ * only move forward and filled_qty only grows (see apply-trade-updates.ts).
  */
 export class RecentIds {
-  private readonly ids = new Set<string>();
+  private readonly ids = new Map<string, KnownState | null>();
   constructor(private readonly capacity = 200_000) {}
 
-  add(id: string): void {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
+  add(id: string, seen?: KnownState): void {
+    const state = seen ? { status: seen.status, filled_qty: seen.filled_qty, broker_order_id: seen.broker_order_id } : null;
+    if (this.ids.has(id)) {
+      if (state) this.ids.set(id, state);
+      return;
+    }
+    this.ids.set(id, state);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.keys().next().value!);
   }
 
   has(id: string): boolean {
     return this.ids.has(id);
+  }
+
+  state(id: string): KnownState | null {
+    return this.ids.get(id) ?? null;
   }
 }
