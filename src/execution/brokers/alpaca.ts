@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import WebSocket, { type RawData } from 'ws';
 import { z } from 'zod';
 import type { Config } from '../../core/config.js';
@@ -48,13 +48,24 @@ export class AlpacaBroker implements Broker {
   private readonly baseUrl: string;
   private readonly streamUrl: string;
   private readonly timeoutMs: number;
-  /** Redirects are not followed (undici's request never does): a 3xx is an unexpected answer. */
-  private readonly http = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  /** The base URL split once: requests go to the kept-alive pool by origin and path. */
+  private readonly origin: string;
+  private readonly pathPrefix: string;
+  /**
+   * Redirects are not followed (undici's request never does): a 3xx is an unexpected answer.
+   * Timeouts are the pool's (connect) and each request's (headers, body idle), not an
+   * AbortSignal and a timer per request.
+   */
+  private readonly http: Agent;
 
   constructor(private readonly opts: AlpacaBrokerOptions) {
     this.baseUrl = (opts.baseUrl ?? ALPACA_PAPER_URL).replace(/\/+$/, '').replace(/\/v2$/, '');
     this.streamUrl = opts.streamUrl ?? streamUrlFor(this.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    const base = new URL(this.baseUrl);
+    this.origin = base.origin;
+    this.pathPrefix = base.pathname.replace(/\/+$/, '');
+    this.http = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: this.timeoutMs } });
   }
 
   static fromConfig(config: Config, logger?: Logger): AlpacaBroker {
@@ -114,25 +125,26 @@ export class AlpacaBroker implements Broker {
   // ---- REST plumbing --------------------------------------------------------------------
 
   private async request(method: string, path: string, opts: { query?: Record<string, string>; body?: unknown } = {}): Promise<ApiResponse> {
-    const url = new URL(this.baseUrl + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const headers: Record<string, string> = { 'APCA-API-KEY-ID': this.opts.keyId, 'APCA-API-SECRET-KEY': this.opts.secretKey, accept: 'application/json' };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const what = `${method} ${path}`;
     let status: number;
     let text: string;
     try {
-      const res = await request(url, {
+      const res = await this.http.request({
+        origin: this.origin,
+        path: this.pathPrefix + path + query,
         method: method as Dispatcher.HttpMethod,
         headers,
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        dispatcher: this.http,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
       });
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const timedOut = err instanceof Error && TIMEOUT_CODES.has((err as Error & { code?: string }).code ?? '');
       this.opts.logger?.warn({ request: what, err: errMessage(err) }, 'alpaca: no answer');
       throw new BrokerUnavailableError(`alpaca ${what}: ${timedOut ? `no answer within ${this.timeoutMs} ms` : errMessage(err)}`, { cause: err });
     }
@@ -158,6 +170,8 @@ export class AlpacaBroker implements Broker {
     throw new BrokerRejectedError(res.status, `alpaca ${res.what}: HTTP ${res.status}: ${res.message}`);
   }
 }
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 interface ApiResponse {
   status: number;
