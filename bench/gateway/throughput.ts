@@ -24,8 +24,15 @@ import { freePort, ThrowawayRedis } from '../../src/bus/test-helpers.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
 import { benchArgs } from '../lib/args.js';
 
-const ENTRY = fileURLToPath(new URL('../../src/execution/test-child.ts', import.meta.url));
 const { flag, json: JSON_OUT, log } = benchArgs();
+// --from dist (default): the children are what users run, `bin/kestrel.js` on the compiled
+// dist/ (built first: `npm run build`, a few seconds). --from src: the TypeScript sources
+// under tsx (no build; esbuild's keepNames wrappers and the loader cost a few per cent).
+const FROM = flag('from', 'dist') as 'dist' | 'src';
+const CHILD_ARGS =
+  FROM === 'src'
+    ? ['--import', 'tsx', fileURLToPath(new URL('../../src/execution/test-child.ts', import.meta.url))]
+    : [fileURLToPath(new URL('../../bin/kestrel.js', import.meta.url))];
 const SECONDS = Number(flag('seconds', '10'));
 const DUP_SECONDS = Number(flag('dup-seconds', '5'));
 const CONCURRENCY = Number(flag('concurrency', '48'));
@@ -61,7 +68,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 function startChild(argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   // KESTREL_BENCH_PROF=<dir>: CPU profiles of the children (written when they exit).
   const prof = process.env.KESTREL_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KESTREL_BENCH_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', ENTRY, ...argv], { env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KESTREL_VAR_DIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...CHILD_ARGS, ...argv], { env: { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KESTREL_VAR_DIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let started = false;
@@ -199,10 +206,15 @@ function pgbench(url: string, schema: string): { tps: number | null; detail: str
 }
 
 async function main() {
+  if (FROM === 'dist') {
+    log('building dist/ (npm run build) so the children run what users run');
+    const b = spawnSync('npm', ['run', '-s', 'build'], { cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}${b.stderr}`);
+  }
   agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const schema = await createTestSchema();
   cleanupSchema = schema.drop;
-  log(`gateway bench: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, schema ${schema.schema}, concurrency ${CONCURRENCY}, side ${SIDE}, risk checks ${RISK ? 'ON' : 'off'}`);
+  log(`gateway bench: ${cpus().length} cores, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, schema ${schema.schema}, concurrency ${CONCURRENCY}, side ${SIDE}, risk checks ${RISK ? 'ON' : 'off'}, children from ${FROM}`);
   const sim = await startChild(['serve', 'broker-sim', '--port', '0', '--data-dir', tmp], {}, /broker-sim listening on (http:\/\/\S+)/);
   await fetch(`${sim.url}/admin/prices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prices: PRICES }) });
   // KESTREL_BENCH_RISK=1: the gateway runs its pre-trade risk checks, reading last prices from a
@@ -253,6 +265,7 @@ async function main() {
     side: SIDE,
     risk: RISK,
     client: CLIENT,
+    children_from: FROM,
     new_orders: { ...fresh, bodies: undefined, target: '>= 3000/s, p99 < 20 ms', met: fresh.per_second >= 3000 && fresh.p99_ms < 20 },
     duplicates: { ...dup, bodies: undefined, target: '>= 10000/s', met: dup.per_second >= 10000 },
     pending_after: pending.orders.length,
