@@ -61,4 +61,33 @@ describe('risk under concurrency', () => {
     expect((await buy('after-1', '11')).statusCode).toBe(422);
     expect((await buy('after-2', '10')).statusCode).toBe(201);
   });
+
+  it('an approval not yet written is priced in the next batch, whatever its symbol', async () => {
+    // The portfolio check values every pending order; one approved in another batch (SPY) must
+    // come with its price, or the next batch (MSFT) is refused as "no usable last price".
+    const now = Date.now();
+    prices.set('MSFT', '200', now);
+    prices.set('SPY', '450', now);
+    const intent = (strategy: string, symbol: string) => ({
+      client_order_id: `ks-${strategy}`,
+      strategy_id: strategy,
+      symbol,
+      side: 'buy' as const,
+      qty: '1',
+      order_type: 'market' as const,
+      limit_price: null,
+      time_in_force: 'day' as const,
+      trade_date: new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date(now)),
+    });
+    const pctx = { db, clock: systemClock, logger: silentLogger(), dryRun: false };
+    const spy = await risk.engine.preTradeCheck(intent('priced-spy', 'SPY'), pctx);
+    expect(spy.ok).toBe(true);
+    try {
+      const msft = await risk.engine.preTradeCheck(intent('priced-msft', 'MSFT'), pctx);
+      expect(msft, JSON.stringify(msft)).toMatchObject({ ok: true });
+      msft.settle?.();
+    } finally {
+      spy.settle?.();
+    }
+  });
 });

@@ -117,7 +117,9 @@ export class RiskEngine {
     const stale = Date.now() - 60_000;
     for (const [id, o] of this.unwritten) if (o.approvedAt < stale) this.unwritten.delete(id);
     const unwritten = [...this.unwritten.values()];
-    const { ctx: snap, gate } = await this.prepare([...new Set(items.map((i) => i.order.symbol))], tradeDate);
+    // Prices for the batch's symbols and for the approvals not yet written (they join the
+    // snapshot's open orders below, and the portfolio checks value them).
+    const { ctx: snap, gate } = await this.prepare([...new Set([...items.map((i) => i.order.symbol), ...unwritten.map((o) => o.symbol)])], tradeDate);
     const inSnapshot = new Set(snap.openOrders.flatMap((o) => o.clientOrderId ?? []));
     let ctx = withOpenOrders(snap, unwritten.filter((o) => !inSnapshot.has(o.clientOrderId!)));
     const out: RiskDecision[] = [];
