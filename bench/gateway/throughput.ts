@@ -39,7 +39,7 @@ const CONCURRENCY = Number(flag('concurrency', '48'));
 const SIDE = flag('side', 'sell') as 'sell' | 'alternate';
 const RISK = process.env.KESTREL_BENCH_RISK === '1';
 // --client wrk: the load comes from wrk (C, `apt-get install wrk`) instead of this process's
-// node:http workers — the client then costs far less of the shared CPU. Market sells only.
+// node:http workers — the client then costs far less of the shared CPU.
 const CLIENT = flag('client', 'node') as 'node' | 'wrk';
 const PRICES = { AAPL: '100', MSFT: '200', SPY: '450', QQQ: '380' };
 
@@ -178,7 +178,7 @@ function wrkPhase(url: string, seconds: number, mode: 'new' | 'dup', known: numb
   const script = fileURLToPath(new URL('./wrk-orders.lua', import.meta.url));
   const r = spawnSync('wrk', ['-t2', `-c${CONCURRENCY}`, `-d${seconds}s`, '--latency', '-s', script, url], {
     encoding: 'utf8',
-    env: { ...process.env, WRK_MODE: mode, WRK_KNOWN: String(Math.max(1, known)), WRK_THREADS: '2' },
+    env: { ...process.env, WRK_MODE: mode, WRK_KNOWN: String(Math.max(1, known)), WRK_THREADS: '2', WRK_SIDE: SIDE },
     timeout: (seconds + 30) * 1000,
   });
   const m = /WRK_RESULT (\{.*\})/.exec(r.stdout ?? '');

@@ -2,6 +2,8 @@
 -- the node client sends) and counts answers by status per thread.
 --   env WRK_MODE=new: unique intents (strategy_id bench-wrk-<thread>-<n>)
 --   env WRK_MODE=dup: intents bench-<n % WRK_KNOWN> created by the node warm-up phase
+--   env WRK_SIDE=alternate: buys and sells alternate per round of symbols (positions stay small,
+--   as the risk limits need); otherwise market sells
 local symbols = { "AAPL", "MSFT", "SPY", "QQQ" }
 local threads = {}
 local next_id = 0
@@ -16,6 +18,7 @@ function init(args)
   mode = os.getenv("WRK_MODE") or "new"
   known = tonumber(os.getenv("WRK_KNOWN") or "1")
   nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
+  alternate = os.getenv("WRK_SIDE") == "alternate"
   n = 0
   counts = {}
 end
@@ -30,7 +33,9 @@ function request()
     strategy = "bench-wrk-" .. tid .. "-" .. n
   end
   n = n + 1
-  local body = string.format('{"strategy_id":"%s","symbol":"%s","side":"sell","qty":"1","order_type":"market"}', strategy, symbols[(i % 4) + 1])
+  local side = "sell"
+  if alternate and math.floor(i / 4) % 2 == 0 then side = "buy" end
+  local body = string.format('{"strategy_id":"%s","symbol":"%s","side":"%s","qty":"1","order_type":"market"}', strategy, symbols[(i % 4) + 1], side)
   return wrk.format("POST", "/api/v1/orders", { ["content-type"] = "application/json" }, body)
 end
 
