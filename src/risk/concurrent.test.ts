@@ -85,9 +85,9 @@ describe('risk under concurrency', () => {
     try {
       const msft = await risk.engine.preTradeCheck(intent('priced-msft', 'MSFT'), pctx);
       expect(msft, JSON.stringify(msft)).toMatchObject({ ok: true });
-      msft.settle?.();
+      if (msft.ok) msft.settle?.();
     } finally {
-      spy.settle?.();
+      if (spy.ok) spy.settle?.();
     }
   });
 });
