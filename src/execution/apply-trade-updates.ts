@@ -3,7 +3,7 @@ import type { Db, Queryable } from '../db/db.js';
 import type { TradeUpdate } from './broker.js';
 import type { GatewayContext } from './context.js';
 import { avgEntryPrice, applyFill, positionState, type PositionState } from './positions.js';
-import { ORDER_COLUMNS, type OrderRow } from './model.js';
+import { orderColumnsOf, type OrderRow } from './model.js';
 import { decide, fromTradeEvent, type Decision } from './order-state.js';
 import { runStatement, statement } from './sql.js';
 import type { KnownState } from './write-ahead.js';
@@ -123,7 +123,7 @@ interface Working {
 // fills_order per order (two correlated sub-selects let the planner hash the EXISTS …
 // synthetic one: a sequential scan of every fill ever booked, per batch).
 export const LOCK_ORDERS = statement('lock_orders_for_updates', `
-SELECT ${ORDER_COLUMNS.split(', ').map((c) => `orders.${c}`).join(', ')}, fs.fills_qty, fs.has_synthetic,
+SELECT ${orderColumnsOf('orders')}, fs.fills_qty, fs.has_synthetic,
   ARRAY(SELECT f.execution_id FROM fills f WHERE f.execution_id = ANY($3::text[])) AS executions,
   set_config('synchronous_commit', 'off', true) AS async_commit
 FROM orders

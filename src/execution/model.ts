@@ -54,6 +54,11 @@ export type EventSource = 'api' | 'broker' | 'reconcile' | 'retrier' | 'kill_swi
 export const ORDER_COLUMNS =
   'id, client_order_id, strategy_id, symbol, side, qty, order_type, limit_price, time_in_force, trade_date, status, broker_order_id, filled_qty, filled_avg_price, error, submit_attempts, next_attempt_at, created_at, updated_at';
 
+/** ORDER_COLUMNS qualified with a table alias (`o.id, o.client_order_id, …`), for joins. */
+export function orderColumnsOf(alias: string): string {
+  return ORDER_COLUMNS.split(', ').map((c) => `${alias}.${c}`).join(', ');
+}
+
 /** Strips anything a SELECT added beyond the order's own columns. */
 export function orderOf(r: OrderRow): OrderRow {
   return {

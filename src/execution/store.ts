@@ -1,7 +1,7 @@
 import { dec, decString } from '../core/money.js';
 import type { Db, Queryable } from '../db/db.js';
 import type { BrokerOrder } from './broker.js';
-import { ORDER_COLUMNS, orderOf, type EventSource, type OrderRow } from './model.js';
+import { ORDER_COLUMNS, orderColumnsOf, orderOf, type EventSource, type OrderRow } from './model.js';
 import { allowedFrom, fromBrokerStatus, type OrderStatus } from './order-state.js';
 import { runStatement, statement } from './sql.js';
 
@@ -71,7 +71,7 @@ u AS (
     next_attempt_at = NULL,
     updated_at = i.at
   FROM old JOIN i ON i.id = old.id WHERE o.id = old.id
-  RETURNING ${ORDER_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}, old.status AS old_status, i.at AS event_at, i.kind AS event_kind, i.source AS event_source, i.detail AS event_detail
+  RETURNING ${orderColumnsOf('o')}, old.status AS old_status, i.at AS event_at, i.kind AS event_kind, i.source AS event_source, i.detail AS event_detail
 ),
 ev AS (
   INSERT INTO order_events (order_id, client_order_id, kind, from_status, to_status, source, detail, created_at)
@@ -144,7 +144,7 @@ WITH old AS (SELECT id, status FROM orders WHERE id = $1 FOR UPDATE),
 u AS (
   UPDATE orders o SET status = $3::text, error = COALESCE($4::text, o.error), next_attempt_at = NULL, updated_at = $5::timestamptz
   FROM old WHERE o.id = old.id AND o.status = ANY($2::text[])
-  RETURNING ${ORDER_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}, old.status AS old_status
+  RETURNING ${orderColumnsOf('o')}, old.status AS old_status
 ),
 ev AS (
   INSERT INTO order_events (order_id, client_order_id, kind, from_status, to_status, source, detail, created_at)
