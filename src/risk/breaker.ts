@@ -131,9 +131,10 @@ export class CircuitBreaker {
    * equity at a reset earlier that day; the tighter quiet_loss_pct in a `tight` quiet period),
    * stale market data and broker error rate (when configured). Trips at most once.
    */
-  async evaluate(ctx: RiskContext): Promise<{ state: BreakerState; loss: LossCheck; tripped: TransitionResult | null }> {
+  async evaluate(ctx: RiskContext, current?: Promise<BreakerState>): Promise<{ state: BreakerState; loss: LossCheck; tripped: TransitionResult | null }> {
     const cfg = this.deps.config;
-    const s = await this.current();
+    // `current`: the state read by the caller while it took the snapshot (one wait less).
+    const s = await (current ?? this.current());
     const loss = dailyLossCheck(s, { equity: ctx.equity, startOfDayEquity: ctx.startOfDayEquity, tradeDate: ctx.tradeDate }, cfg);
     if (s.state === 'TRIPPED') return { state: s, loss, tripped: null };
     let trip: { trigger: TripTrigger; reason: string; detail: Record<string, unknown> } | null = null;

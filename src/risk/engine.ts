@@ -54,10 +54,13 @@ export class RiskEngine {
   /** Snapshot, breaker triggers and gate for orders in `symbol` (or these symbols). */
   async prepare(symbol: string | readonly string[], tradeDate?: string): Promise<{ ctx: RiskContext; gate: BreakerGate }> {
     const which = typeof symbol === 'string' ? { symbol } : { symbols: symbol };
+    // The breaker state is read while the snapshot is taken; a failure surfaces in evaluate.
+    const current = this.deps.breaker.current();
+    current.catch(() => undefined);
     const ctx = await this.deps.provider.snapshot({ ...which, ...(tradeDate ? { tradeDate } : {}) });
     try {
-      // evaluate reads the breaker state (and trips it if needed): its result is the gate's input.
-      const { state } = await this.deps.breaker.evaluate(ctx);
+      // evaluate checks the triggers against that state (and trips it if needed): its result is the gate's input.
+      const { state } = await this.deps.breaker.evaluate(ctx, current);
       return { ctx, gate: this.deps.breaker.gateFor(state) };
     } catch (e) {
       this.deps.logger.error({ err: (e as Error).message }, 'risk: breaker triggers could not be evaluated');

@@ -89,6 +89,29 @@ describe('PgRiskStateProvider', () => {
     await provider.recordDayStart('2025-03-05', dec('1'), 'later');
     expect(await new DayStartStore(db, clock).get('2025-03-05')).toEqual(dec('123456.78'));
   });
+
+  it('reads prices with the positions for the symbols the last snapshot held; a symbol new to the book is read after, and priced', async () => {
+    const map = new MapPriceSource();
+    for (const [s, p] of [['AAA', '11'], ['BBB', '49'], ['CCC', '7'], ['EEE', '3'], ['GONE', '1']] as const) map.set(s, p, clock.now());
+    const calls: string[][] = [];
+    const prices = { prices: (symbols: readonly string[]) => (calls.push([...symbols].sort()), map.prices(symbols)) };
+    const provider = new PgRiskStateProvider({ db, clock, prices, equity: new StaticEquitySource({ equity: dec('100000'), buyingPower: null }), correlation: { enabled: false } });
+    await provider.snapshot({ symbols: ['GONE'] });
+    // First snapshot: nothing known yet, so only the asked symbol is read ahead; the book's after.
+    expect(calls).toEqual([['GONE'], ['AAA', 'BBB', 'CCC']]);
+    calls.length = 0;
+    await db.exec(`INSERT INTO positions (symbol, qty, avg_entry_price, cost_basis, updated_at) VALUES ('EEE', 5, 3, 15, now())`);
+    try {
+      const ctx = await provider.snapshot({ symbols: ['AAA'] });
+      // Read ahead: last snapshot's symbols (GONE included) + the asked one; after: only EEE.
+      expect(calls).toEqual([['AAA', 'BBB', 'CCC', 'GONE'], ['EEE']]);
+      // Priced: exactly the snapshot's symbols (GONE, no longer involved, is left out).
+      expect([...ctx.prices.keys()].sort()).toEqual(['AAA', 'BBB', 'CCC', 'EEE']);
+      expect(ctx.prices.get('EEE')!.price.toFixed()).toBe('3');
+    } finally {
+      await db.exec(`DELETE FROM positions WHERE symbol = 'EEE'`);
+    }
+  });
 });
 
 describe('price and equity sources', () => {
