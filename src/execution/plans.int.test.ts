@@ -9,6 +9,7 @@ import { definedStatements } from './sql.js';
 import './fills.js';
 import './store.js';
 import './write-ahead.js';
+import '../risk/provider.js';
 
 /**
  * The gateway's hot statements must stay on indexes: they run for every order or batch, and a
@@ -59,7 +60,7 @@ describe('query plans on PostgreSQL', () => {
       for (const [k, st] of prepared.entries()) {
         const params = new Set(st.text.match(/\$\d+/g) ?? []).size;
         await tx.query(`PREPARE plan_check_${k} AS ${st.text}`);
-        const r = await tx.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) EXECUTE plan_check_${k}(${Array(params).fill('NULL').join(', ')})`);
+        const r = await tx.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) EXECUTE plan_check_${k}${params ? `(${Array(params).fill('NULL').join(', ')})` : ''}`);
         const scanned = scans(r.rows[0]!['QUERY PLAN'][0]!.Plan).filter((t) => t === 'orders' || t === 'fills');
         if (scanned.length) out.push(`${st.name}: ${scanned.join(', ')}`);
       }
