@@ -7,7 +7,7 @@ import { DatabaseUnavailableError } from './db.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
-import { createTestSchema } from './test-helpers.js';
+import { createTestSchema, TEST_DATABASE_URL } from './test-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kestrel-mig-'));
 writeFileSync(join(dir, '0001_first.sql'), 'CREATE TABLE t (id serial PRIMARY KEY, amount numeric(20,6) NOT NULL, at timestamptz NOT NULL DEFAULT now(), d date);\nCREATE INDEX t_at ON t (at);');
@@ -66,5 +66,29 @@ describe('PostgreSQL down', () => {
     const db = openPostgres({ url: 'postgres://postgres@127.0.0.1:1/test', connectTimeoutMs: 500 });
     await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
     await db.close();
+  });
+});
+
+describe('PostgreSQL session settings', () => {
+  const setting = async (url: string, name: string) => {
+    const db = openPostgres({ url });
+    try {
+      return (await db.query<{ v: string }>('SELECT current_setting($1) AS v', [name])).rows[0]!.v;
+    } finally {
+      await db.close();
+    }
+  };
+
+  it('plans with random_page_cost 1.1 unless the URL options say otherwise; other URL options still apply', async () => {
+    expect(await setting(TEST_DATABASE_URL, 'random_page_cost')).toBe('1.1');
+    const u = new URL(TEST_DATABASE_URL);
+    u.searchParams.set('options', '-c random_page_cost=2 -c application_name=kestrel-test');
+    expect(await setting(u.toString(), 'random_page_cost')).toBe('2');
+    expect(await setting(u.toString(), 'application_name')).toBe('kestrel-test');
+  });
+
+  it("a libpq socket URL the WHATWG parser refuses still connects (without Kestrel's session option)", async () => {
+    // The server's own value applies (4 unless its configuration says otherwise).
+    expect(await setting('postgres://postgres@/test?host=/var/run/postgresql', 'random_page_cost')).toMatch(/^\d+(\.\d+)?$/);
   });
 });

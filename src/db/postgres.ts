@@ -27,14 +27,26 @@ export interface PostgresOptions {
  */
 const SESSION_OPTIONS = '-c random_page_cost=1.1';
 
-export function openPostgres(opts: PostgresOptions): Db {
-  // node-postgres lets the URL's parameters replace the config's: take `options` out of it.
-  const url = new URL(opts.url);
+/**
+ * node-postgres lets the URL's parameters replace the config's, so `options` is taken out of
+ * the URL and sent after ours. A connection string the WHATWG parser refuses (libpq's
+ * socket form `postgres://user@/db?host=/run/postgresql`) is passed on unchanged, without ours.
+ */
+function connectionConfig(raw: string): { connectionString: string; options?: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { connectionString: raw };
+  }
   const own = url.searchParams.get('options');
   url.searchParams.delete('options');
+  return { connectionString: url.toString(), options: own ? `${SESSION_OPTIONS} ${own}` : SESSION_OPTIONS };
+}
+
+export function openPostgres(opts: PostgresOptions): Db {
   const pool = new Pool({
-    connectionString: url.toString(),
-    options: own ? `${SESSION_OPTIONS} ${own}` : SESSION_OPTIONS,
+    ...connectionConfig(opts.url),
     max: opts.max ?? 20,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 2_000,
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
