@@ -18,37 +18,37 @@ export interface MarketDataMetricSources {
 }
 
 export function registerMarketDataMetrics(m: Metrics, src: MarketDataMetricSources): void {
-  const registers = [m.registry];
-  // Counters mirror monotonic totals: reset then set to the total, so a scrape is exact.
-  const counter = (name: string, help: string, read: () => Record<string, number> | number, labelName?: string) => {
+  // One series per name, read at scrape time: `put` writes each value read (by label when the
+  // reader returns a record). Counters mirror monotonic totals: reset then set to the total, so
+  // a scrape is exact; gauges are set.
+  type Read = () => Record<string, number> | number;
+  const scraped = (kind: 'counter' | 'gauge', name: string, help: string, read: Read, labelName?: string) => {
     if (m.registry.getSingleMetric(`kestrel_${name}`)) return;
-    new Counter({
-      name: `kestrel_${name}`,
-      help,
-      labelNames: labelName ? [labelName] : [],
-      registers,
-      collect() {
-        const v = read();
-        this.reset();
-        if (typeof v === 'number') this.inc(v);
-        else for (const [label, x] of Object.entries(v)) this.inc({ [labelName!]: label }, x);
-      },
-    });
+    const put = (v: ReturnType<Read>, write: (value: number, labels?: Record<string, string>) => void) => {
+      if (typeof v === 'number') write(v);
+      else for (const [label, x] of Object.entries(v)) write(x, { [labelName!]: label });
+    };
+    const config = { name: `kestrel_${name}`, help, labelNames: labelName ? [labelName] : [], registers: [m.registry] };
+    if (kind === 'counter') {
+      new Counter({
+        ...config,
+        collect() {
+          const v = read();
+          this.reset();
+          put(v, (x, labels) => (labels ? this.inc(labels, x) : this.inc(x)));
+        },
+      });
+    } else {
+      new Gauge({
+        ...config,
+        collect() {
+          put(read(), (x, labels) => (labels ? this.set(labels, x) : this.set(x)));
+        },
+      });
+    }
   };
-  const gauge = (name: string, help: string, read: () => Record<string, number> | number, labelName?: string) => {
-    if (m.registry.getSingleMetric(`kestrel_${name}`)) return;
-    new Gauge({
-      name: `kestrel_${name}`,
-      help,
-      labelNames: labelName ? [labelName] : [],
-      registers,
-      collect() {
-        const v = read();
-        if (typeof v === 'number') this.set(v);
-        else for (const [label, x] of Object.entries(v)) this.set({ [labelName!]: label }, x);
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: Read, labelName?: string) => scraped('counter', name, help, read, labelName);
+  const gauge = (name: string, help: string, read: Read, labelName?: string) => scraped('gauge', name, help, read, labelName);
 
   const { client, cache, ticks, pnl } = src;
   const c = client.counters;
