@@ -23,6 +23,7 @@ import pg from 'pg';
 import { freePort, ThrowawayRedis } from '../../src/bus/test-helpers.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
 import { benchArgs } from '../lib/args.js';
+import { runBench } from '../lib/run.js';
 
 const { flag, json: JSON_OUT, log } = benchArgs();
 // --from dist (default): the children are what users run, `bin/kestrel.js` on the compiled
@@ -58,11 +59,6 @@ async function cleanup() {
   if (cleanupSchema) await cleanupSchema().catch(() => undefined);
   cleanupSchema = null;
   rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void cleanup().finally(() => process.exit(130));
-  });
 }
 
 function startChild(argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ url: string; child: ChildProcess; output: () => string }> {
@@ -285,10 +281,4 @@ async function main() {
   }
 }
 
-main()
-  .then(cleanup)
-  .catch(async (e: unknown) => {
-    console.error(e);
-    await cleanup();
-    process.exitCode = 1;
-  });
+runBench(main, cleanup);

@@ -45,6 +45,7 @@ import { openPostgres } from '../../src/db/postgres.js';
 import { createTestSchema } from '../../src/db/test-helpers.js';
 import { buildMarketDataApp, type MarketDataApp } from '../../src/marketdata/service/app.js';
 import { benchArgs } from '../lib/args.js';
+import { runBench } from '../lib/run.js';
 
 const SERVER = fileURLToPath(new URL('./replay-server.ts', import.meta.url));
 const { argv: args, flag, json: JSON_OUT, log } = benchArgs();
@@ -82,11 +83,6 @@ async function cleanup() {
     await new Promise((r) => c.once('exit', r));
   }
   rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void cleanup().finally(() => process.exit(130));
-  });
 }
 
 function startServer(): Promise<{ url: string; http: string; pid: number }> {
@@ -482,10 +478,4 @@ async function main() {
   }
 }
 
-main()
-  .then(cleanup)
-  .catch(async (e: unknown) => {
-    console.error(e);
-    await cleanup();
-    process.exitCode = 1;
-  });
+runBench(main, cleanup);

@@ -39,6 +39,7 @@ import { buildSignalsApp, type SignalsApp } from '../../src/signals/app.js';
 import { rowOf } from '../../src/signals/features.js';
 import type { SignalsRequest, SignalsResponse } from '../../src/signals/types.js';
 import { benchArgs } from '../lib/args.js';
+import { runBench } from '../lib/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -57,7 +58,6 @@ async function cleanup(): Promise<void> {
   cleanups.length = 0;
   rmSync(tmp, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 
 function pickInput(): { file: string; note: string | null } {
   const explicit = flag('input', process.env.KESTREL_BENCH_INPUT ?? '');
@@ -260,10 +260,4 @@ async function clearCache(bus: Bus, dates: string[], symbolsOn: Map<string, stri
   for (let i = 0; i < keys.length; i += 5000) await bus.del(keys.slice(i, i + 5000));
 }
 
-main()
-  .then(cleanup)
-  .catch(async (e: unknown) => {
-    console.error(e);
-    await cleanup();
-    process.exitCode = 1;
-  });
+runBench(main, cleanup);
