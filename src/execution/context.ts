@@ -8,7 +8,7 @@ import { gatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import type { OrderRow } from './model.js';
 import { allowAll, type PreTradeCheck } from './pre-trade.js';
 import { recordBrokerOrders, type BrokerAnswer } from './store.js';
-import { lookupBatch, RecentIds, writeAheadBatch, type InsertOutcome, type WriteAheadItem } from './write-ahead.js';
+import { lookupBatch, RecentOrders, writeAheadBatch, type InsertOutcome, type WriteAheadItem } from './write-ahead.js';
 
 /**
  * Test-only fault hooks. `afterWrite` runs after the write-ahead row is committed and before
@@ -58,8 +58,8 @@ export interface GatewayContext {
   writeAhead: Batched<WriteAheadItem, InsertOutcome>;
   lookup: Batched<string, OrderRow | null>;
   recordAnswer: Batched<BrokerAnswer, OrderRow | null>;
-  /** Ids this process wrote or answered lately: duplicates of these skip the pre-trade check. */
-  recent: RecentIds;
+  /** Orders this process wrote or answered lately (with the state last seen): duplicates skip the pre-trade check, status-only trade updates behind that state are no-ops. */
+  recent: RecentOrders;
 }
 
 /** Batches of one kind running at once: a few, well under the pool (20), so other work gets connections. */
@@ -83,7 +83,7 @@ export function createGatewayContext(deps: GatewayDeps): GatewayContext {
     writeAhead: batcher((items) => writeAheadBatch(deps.db, items), BATCH),
     lookup: batcher((ids) => lookupBatch(deps.db, ids), BATCH),
     recordAnswer: batcher((answers) => recordBrokerOrders(deps.db, answers), BATCH),
-    recent: new RecentIds(),
+    recent: new RecentOrders(),
   };
 }
 

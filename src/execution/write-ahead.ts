@@ -125,7 +125,7 @@ export type KnownState = Pick<OrderRow, 'status' | 'filled_qty' | 'broker_order_
  * older than the table's, which is enough to call a status-only trade update a no-op: statuses
  * only move forward and filled_qty only grows (see apply-trade-updates.ts).
  */
-export class RecentIds {
+export class RecentOrders {
   private readonly ids = new Map<string, KnownState | null>();
   constructor(private readonly capacity = 200_000) {}
 
