@@ -105,10 +105,11 @@ export function registerEtl(program: Command, io: IO): void {
     .addHelpText(
       'after',
       `
-Examples (run from the repository; <...> stands for your own files):
+Examples:
   kestrel etl --input data/sample/bars.csv.gz
   kestrel etl --input data/sample/bars.csv.gz --as-of 2020-01-10 --json --report quality.json
   kestrel etl --input <new-day.csv> --actions <actions.csv> --gates <gates.json>
+(paths relative to the repository; <...> stands for your own files)
 
 Formats: bars date,symbol,open,high,low,close[,adj_close],volume with ISO dates (YYYY-MM-DD);
 actions symbol,ex_date,type(split|dividend),value; gates: docs/data-quality.md.
