@@ -318,6 +318,7 @@ class Sink {
 
 async function streamCsv(result: Result, sink: Sink): Promise<void> {
   const esc = (v: unknown) => {
+    if (typeof v === 'number') return String(v); // most cells: no quoting to consider
     if (v === null || v === undefined) return '';
     const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
