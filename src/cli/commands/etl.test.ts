@@ -46,6 +46,12 @@ describe('kestrel etl: a bad flag value is exit 2 and one line naming the flag, 
     expect(existsSync(join(dataDir, '_manifest.json'))).toBe(false);
   });
 
+  it('--input "" is refused (it used to mean the working directory)', async () => {
+    const r = await run('etl', '--input', '', '--data-dir', dataDir);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('kestrel: --input "": want a CSV or CSV.gz file, or a directory of them\n');
+  });
+
   it('--input that does not exist names the flag', async () => {
     const r = await run('etl', '--input', join(tmp.dir, 'nope.csv'), '--data-dir', dataDir);
     expect(r.code).toBe(2);

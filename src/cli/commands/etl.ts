@@ -24,6 +24,8 @@ export async function etlCommand(ctx: CliContext, args: EtlArgs): Promise<Qualit
   const [{ loadGates }, { EtlFailure, runEtl }] = await Promise.all([import('../../data/quality/rules.js'), import('../../data/etl.js')]);
   // Every flag is checked before any work, so a bad one never leaves a half-done run behind
   // (a --report path that cannot be written used to fail only after publishing).
+  if (args.input.trim() === '') throw new InputError('--input "": want a CSV or CSV.gz file, or a directory of them', 'bad_usage');
+  if (!existsSync(args.input)) throw new InputError(`--input ${JSON.stringify(args.input)}: no such file or directory (want a CSV or CSV.gz file, or a directory of them)`, 'bad_usage');
   checkAsOf(args.asOf);
   if (args.report !== undefined) checkWritableFile(args.report, '--report');
   if (args.actions !== undefined) checkReadableFile(args.actions, '--actions', 'a CSV of symbol,ex_date,type,value');
