@@ -261,6 +261,16 @@ describe('parseBarFiles: malformed lines', () => {
     expect(rowsOf(p.series.get('MSFT'))).toEqual([{ date: '2019-01-04', o: 1, h: 2, l: 0.5, c: 1.5, v: 100, file: 0, line: 7 }]);
   });
 
+  it('says why a quoted field breaks the field count, and how to fix other dates', () => {
+    const f = put(dir(), 'hints.csv', [HDR, '2019-06-04,AAPL,"1,000",2,0.5,1.5,100', '01/02/2020,AAPL,1,2,0.5,1.5,100', '20190611,AAPL,1,2,0.5,1.5,100', '2019-06-07T00:00:00Z,AAPL,1,2,0.5,1.5,100'].join('\n'));
+    expect(parseBarFiles([f]).issues.map((i) => i.detail)).toEqual([
+      'expected 7 fields (date,symbol,open,high,low,close,volume), found 8 (a comma inside quotes? quoted fields are not supported)',
+      'date "01/02/2020" is not YYYY-MM-DD (US dates are not accepted; convert to ISO)',
+      'date "20190611" is not YYYY-MM-DD (use dashes: 2019-06-11)',
+      'date "2019-06-07T00:00:00Z" is not YYYY-MM-DD (a trading date has no time part; keep the first 10 characters)',
+    ]);
+  });
+
   it('gives the same line numbers with CRLF endings', () => {
     const f = put(dir(), 'messy-crlf.csv', lines.join('\r\n'));
     const p = parseBarFiles([f]);

@@ -207,7 +207,8 @@ function parseBarText(
     const bad = (column: string | null, detail: string) =>
       issues.push({ file, line: at, column, symbol: SYMBOL_RE.test(symbol) ? symbol : null, date: Number.isFinite(dayNumber(date)) ? date : null, detail });
     if (f.length !== width) {
-      bad(null, `expected ${width} fields (${names.join(',')}), found ${f.length}`);
+      const quoted = f.length > width && line.includes('"') ? ' (a comma inside quotes? quoted fields are not supported)' : '';
+      bad(null, `expected ${width} fields (${names.join(',')}), found ${f.length}${quoted}`);
       continue;
     }
     const day = dayNumber(date);
