@@ -80,6 +80,14 @@ describe('kestrel sql is read-only', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('an empty query is one clear line (it used to be "Error in native callback")', async () => {
+    for (const q of ['', ';', '-- nothing\n']) {
+      const r = await sql('--', q);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe('kestrel: no SQL statement given (the query is empty or only comments)\n');
+    }
+  });
+
   it('refuses settings and installs; in-memory work (temp tables, macros) is fine', async () => {
     expect((await sql("SET temp_directory = '/tmp/x'; SELECT 1")).err).toMatch(/configuration has been locked/);
     expect((await sql('INSTALL httpfs')).err).toMatch(/^kestrel: INSTALL is not allowed/);

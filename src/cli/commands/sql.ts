@@ -171,6 +171,7 @@ async function runAllButLast(con: Con, sql: string): Promise<Prepared> {
   // Some statements act while being prepared (EXPORT creates its directory, IMPORT runs the
   // files it names), so they are refused by their first words before DuckDB sees them.
   const pieces = splitStatements(sql);
+  if (pieces.length === 0) throw new InputError('no SQL statement given (the query is empty or only comments)', 'bad_sql');
   pieces.forEach((p, i) => {
     const head = /^(FORCE\s+INSTALL|UPDATE\s+EXTENSIONS|PRAGMA\s+import_database|COPY|EXPORT|IMPORT|ATTACH|DETACH|INSTALL|LOAD)\b/i.exec(stripLeadingComments(p));
     if (head) refuse(head[1]!.toUpperCase().replace(/\s+/g, ' '), i, pieces.length);
