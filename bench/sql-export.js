@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { CLI, ROOT, cleanupTemp, installSignalCleanup, isMain, mib, parseFlags, rssMethod, round, tempDir } from './lib/common.js';
 
 const TIMEOUT_MS = 30 * 60_000;
