@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dayNumber } from '../../core/clock.js';
 import { allocBars, type SymbolBars } from '../bars.js';
@@ -244,6 +245,34 @@ describe('price_level', () => {
     const got = names(run(rows));
     expect(got[10]).toBe('ok');
     expect(got.filter((x) => x === 'non_positive_volume')).toHaveLength(19);
+  });
+
+  it('flags exactly the rows a naive median over the window (sorted anew for every row) flags', () => {
+    const naive = (cs: number[], window: number, k: number): number[] => {
+      const w = Math.min(window, cs.length);
+      if (cs.length < PRICE_LEVEL_MIN_REFERENCE) return [];
+      const out: number[] = [];
+      cs.forEach((x, r) => {
+        const lo = Math.min(Math.max(0, r - ((w - 1) >> 1)), cs.length - w);
+        const win = cs.slice(lo, lo + w).sort((a, b) => a - b);
+        const off = (m: number) => Math.max(x / m, m / x);
+        if (off(win[(w - 1) >> 1]!) > k * (1 + 1e-9) && off(win[w >> 1]!) > k * (1 + 1e-9)) out.push(r);
+      });
+      return out;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.double({ min: 50, max: 150, noNaN: true }), fc.double({ min: 1, max: 5, noNaN: true }), fc.constantFrom(100, 100, 10, 1000)), { minLength: 0, maxLength: 80 }),
+        fc.integer({ min: 5, max: 30 }),
+        (cs, window) => {
+          const cfg = defaultGates();
+          cfg.price_level.window = window;
+          const got = names(runGates(bars(series(cs)), cfg, new Set(), FILES)).flatMap((x, i) => (x === 'price_level' ? [i] : []));
+          expect(got).toEqual(naive(cs, window, cfg.price_level.maxFactor));
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
   });
 
   it('a close exactly maxFactor away passes', () => {

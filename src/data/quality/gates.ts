@@ -150,30 +150,41 @@ function priceLevel(b: SymbolBars, cfg: GatesConfig['price_level'], rule: Uint8A
   for (let i = 0; i < rule.length; i++) if (rule[i] === 0) ref.push(i);
   if (ref.length < PRICE_LEVEL_MIN_REFERENCE) return;
   const scale = splitScale(b.day, splits);
-  const level = (i: number) => b.close[i]! * scale[i]!;
+  const lv = Float64Array.from(ref, (i) => b.close[i]! * scale[i]!);
   const w = Math.min(cfg.window, ref.length);
   const half = (w - 1) >> 1;
-  const buf = new Float64Array(w);
   const k = cfg.maxFactor * (1 + 1e-9); // a close exactly maxFactor away passes despite rounding
   const off = (x: number, m: number) => (x > m ? x / m : m / x);
+  // The window's levels, kept sorted as it slides one row at a time (no sort per row).
+  const win = lv.slice(0, w).sort();
+  let at = 0;
   for (let r = 0; r < ref.length; r++) {
     const lo = Math.min(Math.max(0, r - half), ref.length - w);
-    for (let j = 0; j < w; j++) buf[j] = level(ref[lo + j]!);
-    buf.sort();
+    for (; at < lo; at++) slide(win, lv[at]!, lv[at + w]!);
     // An even window has two middle values: the row passes if it is near either (benefit of the doubt).
-    const m1 = buf[(w - 1) >> 1]!;
-    const m2 = buf[w >> 1]!;
+    const m1 = win[(w - 1) >> 1]!;
+    const m2 = win[w >> 1]!;
     const i = ref[r]!;
-    const x = level(i);
+    const x = lv[r]!;
     if (off(x, m1) > k && off(x, m2) > k) {
       const med = off(x, m1) < off(x, m2) ? m1 : m2;
-      const f = off(x, med);
       const from = dayString(b.day[ref[lo]!]!);
       const to = dayString(b.day[ref[lo + w - 1]!]!);
       const adj = scale[i] === 1 ? '' : ' (split-adjusted)';
-      flag(i, LEVEL, `close ${fmt(b.close[i]!)} is ${fmt(Number(f.toPrecision(3)))}x ${x > med ? 'above' : 'below'} the median ${fmt(med / scale[i]!)}${adj} of ${w} closes ${from} → ${to}; limit ${fmt(cfg.maxFactor)}x`);
+      flag(i, LEVEL, `close ${fmt(b.close[i]!)} is ${fmt(Number(off(x, med).toPrecision(3)))}x ${x > med ? 'above' : 'below'} the median ${fmt(med / scale[i]!)}${adj} of ${w} closes ${from} → ${to}; limit ${fmt(cfg.maxFactor)}x`);
     }
   }
+}
+
+/** Replaces `out` by `inc` in the sorted window `a`, keeping it sorted. */
+function slide(a: Float64Array, out: number, inc: number): void {
+  let j = a.indexOf(out);
+  if (inc > out) {
+    for (; j + 1 < a.length && a[j + 1]! < inc; j++) a[j] = a[j + 1]!;
+  } else {
+    for (; j > 0 && a[j - 1]! > inc; j--) a[j] = a[j - 1]!;
+  }
+  a[j] = inc;
 }
 
 /** Backward split factor per row: the product of 1/ratio over the splits after the row's day. */
