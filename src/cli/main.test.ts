@@ -80,7 +80,7 @@ describe('kestrel CLI', () => {
     expect(noInput.err).toMatch(/--input/);
     const missing = await run('etl', '--input', join(tmp.dir, 'nope.csv'), '--data-dir', dataDir);
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/^kestrel: input not found: .*nope\.csv\n$/);
+    expect(missing.err).toMatch(/^kestrel: --input ".*nope\.csv": no such file or directory \(want a CSV or CSV\.gz file, or a directory of them\)\n$/);
     const badDate = await run('etl', '--input', SAMPLE_BARS, '--as-of', '2020-13-01', '--data-dir', dataDir);
     expect(badDate.code).toBe(2);
     const noData = await run('sql', '--data-dir', join(tmp.dir, 'empty'), 'SELECT 1');

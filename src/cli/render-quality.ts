@@ -11,8 +11,12 @@ export function renderQualityReport(r: QualityReport, color: boolean): string {
   lines.push(`${c.bold('Quality report')}  ${status}  ${c.dim(r.generated_at)}`);
   if (r.failure) lines.push(c.red(`  ✗ ${r.failure}`));
   lines.push(`  input      ${r.input.files.join(', ')}: ${r.input.lines_read.toLocaleString('en-US')} lines, ${r.input.symbols} symbols, ${r.input.first_date ?? '-'} → ${r.input.last_date ?? '-'}`);
-  lines.push(`  published  ${r.published.rows.toLocaleString('en-US')} rows, ${r.published.symbols} symbols, ${r.published.first_date ?? '-'} → ${r.published.last_date ?? '-'}` + (r.published.restated_rows ? `, ${r.published.restated_rows} restated` : '') + (r.status === 'published' ? c.dim(` (${r.published.files_written} files written, ${r.published.files_reused} unchanged)`) : ''));
-  lines.push(`  quarantine ${r.quarantined.rows.toLocaleString('en-US')} rows (${pct(r.quarantined.fraction)} of input, tolerance ${pct(r.quarantined.max_fraction)})`);
+  if (r.status === 'published') {
+    lines.push(`  published  ${r.published.rows.toLocaleString('en-US')} rows, ${r.published.symbols} symbols, ${r.published.first_date ?? '-'} → ${r.published.last_date ?? '-'}` + (r.published.restated_rows ? `, ${r.published.restated_rows} restated` : '') + c.dim(` (${r.published.files_written} files written, ${r.published.files_reused} unchanged)`));
+  } else {
+    lines.push(`  published  ${c.red('nothing')}: the run failed, the data directory is unchanged` + c.dim(` (${r.accepted_rows.toLocaleString('en-US')} input rows passed the gates)`));
+  }
+  lines.push(`  quarantine ${r.quarantined.rows.toLocaleString('en-US')} rows${r.status === 'published' ? '' : ' flagged, not written'} (${pct(r.quarantined.fraction)} of input, tolerance ${pct(r.quarantined.max_fraction)})`);
   lines.push('');
   lines.push(c.bold('  rule                  rows  symbols  worst symbols'));
   for (const name of ROW_RULES) {
@@ -30,6 +34,13 @@ export function renderQualityReport(r: QualityReport, color: boolean): string {
     lines.push(`  ${mark} ${'freshness'.padEnd(20)}latest ${f.latest_date} is ${f.lag_trading_days} trading days behind ${f.as_of} (tolerance ${f.max_lag_days}); ${f.lagging_symbols.length} symbols lag more`);
   } else {
     lines.push(`  ${c.dim('-')} ${'freshness'.padEnd(20)}${c.dim('not checked (pass --as-of YYYY-MM-DD)')}`);
+  }
+  const bad = r.malformed_lines;
+  if (bad.total) {
+    lines.push('');
+    lines.push(c.bold(`  malformed lines (${bad.total.toLocaleString('en-US')})`));
+    for (const m of bad.listed) lines.push(`    ${m.file} line ${m.line}: ${m.reason}`);
+    if (bad.not_listed) lines.push(c.dim(`    … and ${bad.not_listed.toLocaleString('en-US')} more` + (r.status === 'published' ? ' (kestrel sql "SELECT file, line, detail FROM quarantine WHERE rule = \'malformed\'")' : '')));
   }
   lines.push('');
   const a = r.adjustment;

@@ -20,7 +20,8 @@ type Row = Record<string, unknown>;
 const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/sql/', import.meta.url));
 const DOCS_FILE = fileURLToPath(new URL('../../docs/sql-patterns.md', import.meta.url));
 
-const DATES = ['2024-01-02', '2024-01-03', '2024-01-04', '2024-01-05', '2024-01-08', '2024-01-09'];
+// Weekdays as in January 2019 (examples/sql filter on 2019, the bundled sample's last full year).
+const DATES = ['2019-01-08', '2019-01-09', '2019-01-10', '2019-01-11', '2019-01-14', '2019-01-15'];
 // AAPL moves +10%, -10%, +5%, -2%, +3%; MSFT exactly twice that (correlation +1);
 // XOM exactly the opposite (correlation -1). Closes are written as exact decimals.
 const CLOSES: Record<string, number[]> = {
@@ -56,14 +57,14 @@ async function createFixture(con: DuckDBConnection): Promise<void> {
   await con.run(`INSERT INTO bars VALUES ${bars.join(', ')}`);
   await con.run(`INSERT INTO bars_raw VALUES ${raw.join(', ')}`);
   await con.run(`INSERT INTO quarantine VALUES
-    (DATE '2024-01-10', 'AAPL', 'ohlc_invalid', 'high < low', 'aapl.csv', 8),
-    (DATE '2024-01-11', 'AAPL', 'zero_volume', 'volume = 0', 'aapl.csv', 9),
-    (DATE '2024-01-12', 'AAPL', 'ohlc_invalid', 'close > high', 'aapl.csv', 10),
-    (DATE '2024-01-03', 'TSLA', 'duplicate_row', 'same date twice', 'tsla.csv', 3)`);
+    (DATE '2019-01-16', 'AAPL', 'ohlc_invalid', 'high < low', 'aapl.csv', 8),
+    (DATE '2019-01-17', 'AAPL', 'zero_volume', 'volume = 0', 'aapl.csv', 9),
+    (DATE '2019-01-18', 'AAPL', 'ohlc_invalid', 'close > high', 'aapl.csv', 10),
+    (DATE '2019-01-09', 'TSLA', 'duplicate_row', 'same date twice', 'tsla.csv', 3)`);
   await con.run(`INSERT INTO corporate_actions VALUES
-    (DATE '2024-01-05', 'AAPL', 'dividend', 0.24, 'file'),
-    (DATE '2024-01-06', 'AAPL', 'dividend', 0.25, 'derived'),
-    (DATE '2024-01-08', 'MSFT', 'split', 2, 'file')`);
+    (DATE '2019-01-11', 'AAPL', 'dividend', 0.24, 'file'),
+    (DATE '2019-01-12', 'AAPL', 'dividend', 0.25, 'derived'),
+    (DATE '2019-01-14', 'MSFT', 'split', 2, 'file')`);
 }
 
 describe('analytics helpers against DuckDB', () => {
@@ -92,7 +93,7 @@ describe('analytics helpers against DuckDB', () => {
   it('returns: simple and log returns, first bar has none', async () => {
     const rows = await q(buildHelperSql('returns', { symbols: 'AAPL' }));
     expect(rows).toHaveLength(5);
-    expect(rows[0]).toMatchObject({ date: '2024-01-03', symbol: 'AAPL', close: 110, prev_close: 100 });
+    expect(rows[0]).toMatchObject({ date: '2019-01-09', symbol: 'AAPL', close: 110, prev_close: 100 });
     expect(rows[0]!.simple_return).toBeCloseTo(0.1, 12);
     expect(rows[0]!.log_return).toBeCloseTo(Math.log(1.1), 12);
     expect(rows[1]!.simple_return).toBeCloseTo(-0.1, 12);
@@ -100,8 +101,8 @@ describe('analytics helpers against DuckDB', () => {
   });
 
   it('returns: from keeps the first in-range return (previous close lies before from)', async () => {
-    const rows = await q(HELPERS.returns!.build({ symbols: 'AAPL, MSFT', from: '2024-01-04', to: '2024-01-05' }));
-    expect(rows.map((r) => `${r.symbol} ${r.date}`)).toEqual(['AAPL 2024-01-04', 'AAPL 2024-01-05', 'MSFT 2024-01-04', 'MSFT 2024-01-05']);
+    const rows = await q(HELPERS.returns!.build({ symbols: 'AAPL, MSFT', from: '2019-01-10', to: '2019-01-11' }));
+    expect(rows.map((r) => `${r.symbol} ${r.date}`)).toEqual(['AAPL 2019-01-10', 'AAPL 2019-01-11', 'MSFT 2019-01-10', 'MSFT 2019-01-11']);
     expect(rows[0]!.prev_close).toBe(110);
     expect(rows[0]!.simple_return).toBeCloseTo(-0.1, 12);
     expect(rows[2]!.simple_return).toBeCloseTo(-0.2, 12);
@@ -126,8 +127,8 @@ describe('analytics helpers against DuckDB', () => {
   });
 
   it('rolling_volatility: from trims output but not the history the window looks back on', async () => {
-    const rows = await q(rollingVolatilitySql({ symbols: ['AAPL'], window: 3, from: '2024-01-08' }));
-    expect(rows.map((r) => r.date)).toEqual(['2024-01-08', '2024-01-09']);
+    const rows = await q(rollingVolatilitySql({ symbols: ['AAPL'], window: 3, from: '2019-01-14' }));
+    expect(rows.map((r) => r.date)).toEqual(['2019-01-14', '2019-01-15']);
     expect(rows[0]!.volatility).not.toBeNull();
   });
 
@@ -150,7 +151,7 @@ describe('analytics helpers against DuckDB', () => {
   });
 
   it('correlation_matrix: date range and a symbol with no data', async () => {
-    const rows = await q(correlationMatrixSql({ symbols: ['AAPL', 'MSFT', 'NODATA'], from: '2024-01-04', to: '2024-01-08' }));
+    const rows = await q(correlationMatrixSql({ symbols: ['AAPL', 'MSFT', 'NODATA'], from: '2019-01-10', to: '2019-01-14' }));
     expect(rows).toHaveLength(9);
     const am = rows.find((r) => r.sym_a === 'AAPL' && r.sym_b === 'MSFT')!;
     expect(am.n).toBe(3);
@@ -160,45 +161,45 @@ describe('analytics helpers against DuckDB', () => {
   });
 
   it('top_movers: on one date, limited, largest absolute move first', async () => {
-    const rows = await q(buildHelperSql('top_movers', { date: '2024-01-03', limit: '2' }));
+    const rows = await q(buildHelperSql('top_movers', { date: '2019-01-09', limit: '2' }));
     expect(rows.map((r) => r.symbol)).toEqual(['MSFT', 'AAPL']);
     expect(rows[0]!.simple_return).toBeCloseTo(0.2, 12);
     expect(rows[0]!.abs_return).toBeCloseTo(0.2, 12);
-    expect(rows[1]!.date).toBe('2024-01-03');
+    expect(rows[1]!.date).toBe('2019-01-09');
   });
 
   it('top_movers: over a range, ranked by absolute size (negative first here)', async () => {
     // MSFT in range: -20% (01-04), +10% (01-05), -4% (01-08); the +20% on 01-03 and
     // the +6% on 01-09 fall outside from/to.
-    const rows = await q(topMoversSql({ symbols: ['MSFT'], from: '2024-01-04', to: '2024-01-08', limit: 5 }));
-    expect(rows.map((r) => r.date)).toEqual(['2024-01-04', '2024-01-05', '2024-01-08']);
+    const rows = await q(topMoversSql({ symbols: ['MSFT'], from: '2019-01-10', to: '2019-01-14', limit: 5 }));
+    expect(rows.map((r) => r.date)).toEqual(['2019-01-10', '2019-01-11', '2019-01-14']);
     expect(rows.map((r) => r.simple_return as number).map((x) => +x.toFixed(10))).toEqual([-0.2, 0.1, -0.04]);
     expect(rows[0]!.abs_return).toBeCloseTo(0.2, 12);
-    const limited = await q(topMoversSql({ from: '2024-01-04', limit: 1 }));
+    const limited = await q(topMoversSql({ from: '2019-01-10', limit: 1 }));
     expect(limited).toHaveLength(1);
-    expect(limited[0]).toMatchObject({ symbol: 'MSFT', date: '2024-01-04' });
+    expect(limited[0]).toMatchObject({ symbol: 'MSFT', date: '2019-01-10' });
   });
 
   it('coverage: date span, rows, quarantine counts and rules, quarantine-only symbols', async () => {
     const rows = await q(buildHelperSql('coverage', {}));
     expect(rows).toEqual([
-      { symbol: 'AAPL', first_date: '2024-01-02', last_date: '2024-01-09', rows: 6, quarantined_rows: 3, quarantine_rules: 'ohlc_invalid,zero_volume' },
-      { symbol: 'MSFT', first_date: '2024-01-02', last_date: '2024-01-09', rows: 6, quarantined_rows: 0, quarantine_rules: null },
+      { symbol: 'AAPL', first_date: '2019-01-08', last_date: '2019-01-15', rows: 6, quarantined_rows: 3, quarantine_rules: 'ohlc_invalid,zero_volume' },
+      { symbol: 'MSFT', first_date: '2019-01-08', last_date: '2019-01-15', rows: 6, quarantined_rows: 0, quarantine_rules: null },
       { symbol: 'TSLA', first_date: null, last_date: null, rows: 0, quarantined_rows: 1, quarantine_rules: 'duplicate_row' },
-      { symbol: 'XOM', first_date: '2024-01-02', last_date: '2024-01-09', rows: 6, quarantined_rows: 0, quarantine_rules: null },
+      { symbol: 'XOM', first_date: '2019-01-08', last_date: '2019-01-15', rows: 6, quarantined_rows: 0, quarantine_rules: null },
     ]);
   });
 
   it('coverage: filters by symbols and dates', async () => {
-    const rows = await q(coverageSql({ symbols: ['AAPL'], from: '2024-01-05', to: '2024-01-10' }));
+    const rows = await q(coverageSql({ symbols: ['AAPL'], from: '2019-01-11', to: '2019-01-16' }));
     expect(rows).toEqual([
-      { symbol: 'AAPL', first_date: '2024-01-05', last_date: '2024-01-09', rows: 3, quarantined_rows: 1, quarantine_rules: 'ohlc_invalid' },
+      { symbol: 'AAPL', first_date: '2019-01-11', last_date: '2019-01-15', rows: 3, quarantined_rows: 1, quarantine_rules: 'ohlc_invalid' },
     ]);
   });
 
   it('non-positive prices give NULL returns instead of aborting the query', async () => {
     await con.run(`CREATE SCHEMA zero; CREATE TABLE zero.bars AS SELECT * FROM bars WHERE false;
-      INSERT INTO zero.bars VALUES (DATE '2024-01-02','ZZ',1,1,1,10,1), (DATE '2024-01-03','ZZ',1,1,1,0,1), (DATE '2024-01-04','ZZ',1,1,1,5,1)`);
+      INSERT INTO zero.bars VALUES (DATE '2019-01-08','ZZ',1,1,1,10,1), (DATE '2019-01-09','ZZ',1,1,1,0,1), (DATE '2019-01-10','ZZ',1,1,1,5,1)`);
     try {
       await con.run(`SET search_path = 'zero,main'`);
       const rows = await q(returnsSql({ symbols: ['ZZ'] }));
@@ -234,12 +235,12 @@ describe('analytics helpers against DuckDB', () => {
     const ratio = await ex('02_pair_ratio.sql');
     expect(ratio[0]!.aapl_msft_ratio).toBeCloseTo(0.5, 12);
     const div = await ex('05_dividend_history.sql');
-    // Ex-date Saturday 2024-01-06 resolves to Friday's raw close via ASOF.
-    expect(div.map((r) => r.price_date)).toEqual(['2024-01-04', '2024-01-05']);
+    // Ex-date Saturday 2019-01-12 resolves to Friday's raw close via ASOF.
+    expect(div.map((r) => r.price_date)).toEqual(['2019-01-10', '2019-01-11']);
     expect(div[0]!.yield).toBeCloseTo(0.24 / 99, 12);
     expect(div[1]!.year_to_date).toBeCloseTo(0.49, 12);
     const monthly = await ex('04_monthly_returns.sql');
-    expect(monthly[0]).toMatchObject({ symbol: 'AAPL', month: '2024-01', month_close: 104.92713, monthly_return: null });
+    expect(monthly[0]).toMatchObject({ symbol: 'AAPL', month: '2019-01', month_close: 104.92713, monthly_return: null });
     const qr = await ex('06_quarantine_by_rule.sql');
     expect(qr[0]).toMatchObject({ rule: 'ohlc_invalid', sample_location: 'aapl.csv:8' });
   });
@@ -258,9 +259,9 @@ describe('analytics helpers against DuckDB', () => {
         throw new Error(`docs block failed: ${(e as Error).message}\n${block}`);
       });
       if (block.includes('read_parquet')) expect(rows).toEqual([
-        { symbol: 'AAPL', bars: '6', first_date: '2024-01-02', last_date: '2024-01-09' },
-        { symbol: 'MSFT', bars: '6', first_date: '2024-01-02', last_date: '2024-01-09' },
-        { symbol: 'XOM', bars: '6', first_date: '2024-01-02', last_date: '2024-01-09' },
+        { symbol: 'AAPL', bars: '6', first_date: '2019-01-08', last_date: '2019-01-15' },
+        { symbol: 'MSFT', bars: '6', first_date: '2019-01-08', last_date: '2019-01-15' },
+        { symbol: 'XOM', bars: '6', first_date: '2019-01-08', last_date: '2019-01-15' },
       ]);
     }
   });
@@ -292,7 +293,7 @@ describe('analytics helper validation', () => {
     ['correlation_matrix', { symbols: 'AAPL,AAPL' }],
     ['top_movers', { limit: '0' }],
     ['top_movers', { limit: '5000' }],
-    ['top_movers', { date: '2024-01-03', from: '2024-01-01' }],
+    ['top_movers', { date: '2019-01-09', from: '2019-01-07' }],
     ['top_movers', { date: 'yesterday' }],
     ['coverage', { symbols: 'AAPL;' }],
   ];

@@ -243,21 +243,32 @@ describe('parseBarFiles: malformed lines', () => {
   it('reports each bad line with file, 1-based line, symbol/date when readable, and a clear detail', () => {
     const f = put(dir(), 'messy.csv', lines.join('\n') + '\n');
     const p = parseBarFiles([f]);
+    const F = 'expected 7 fields (date,symbol,open,high,low,close,volume)';
     expect(p.issues).toEqual([
-      { file: 'messy.csv', line: 3, symbol: 'AAPL', date: '2019-01-03', detail: 'expected 7 fields, found 6' },
-      { file: 'messy.csv', line: 4, symbol: 'AAPL', date: null, detail: 'bad date "2019-02-30" (want YYYY-MM-DD)' },
-      { file: 'messy.csv', line: 6, symbol: 'AAPL', date: '2019-01-04', detail: 'bad high "abc"' },
-      { file: 'messy.csv', line: 8, symbol: null, date: '2019-01-04', detail: 'bad symbol "1BAD"' },
-      { file: 'messy.csv', line: 9, symbol: 'AAPL', date: null, detail: 'bad date "2019/01/07" (want YYYY-MM-DD)' },
-      { file: 'messy.csv', line: 10, symbol: 'AAPL', date: '2019-01-07', detail: 'bad volume "1e999"' },
-      { file: 'messy.csv', line: 11, symbol: 'AAPL', date: '2019-01-07', detail: 'expected 7 fields, found 8' },
-      { file: 'messy.csv', line: 12, symbol: null, date: '2019-01-08', detail: 'bad symbol "TOOLONGSYMBOL"' },
-      { file: 'messy.csv', line: 13, symbol: 'AAPL', date: '2019-01-08', detail: 'bad close ""' },
+      { file: 'messy.csv', line: 3, column: null, symbol: 'AAPL', date: '2019-01-03', detail: `${F}, found 6` },
+      { file: 'messy.csv', line: 4, column: 'date', symbol: 'AAPL', date: null, detail: 'date "2019-02-30" is not a calendar date' },
+      { file: 'messy.csv', line: 6, column: 'high', symbol: 'AAPL', date: '2019-01-04', detail: 'high "abc" is not a number' },
+      { file: 'messy.csv', line: 8, column: 'symbol', symbol: null, date: '2019-01-04', detail: 'symbol "1BAD" is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)' },
+      { file: 'messy.csv', line: 9, column: 'date', symbol: 'AAPL', date: null, detail: 'date "2019/01/07" is not YYYY-MM-DD (use dashes: 2019-01-07)' },
+      { file: 'messy.csv', line: 10, column: 'volume', symbol: 'AAPL', date: '2019-01-07', detail: 'volume "1e999" is out of range' },
+      { file: 'messy.csv', line: 11, column: null, symbol: 'AAPL', date: '2019-01-07', detail: `${F}, found 8` },
+      { file: 'messy.csv', line: 12, column: 'symbol', symbol: null, date: '2019-01-08', detail: 'symbol "TOOLONGSYMBOL" is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)' },
+      { file: 'messy.csv', line: 13, column: 'close', symbol: 'AAPL', date: '2019-01-08', detail: 'close is empty' },
     ]);
     expect(p.rows).toBe(3);
     expect([...p.series.keys()]).toEqual(['AAPL', 'MSFT']);
     expect(Array.from(p.series.get('AAPL')!.line)).toEqual([2, 14]);
     expect(rowsOf(p.series.get('MSFT'))).toEqual([{ date: '2019-01-04', o: 1, h: 2, l: 0.5, c: 1.5, v: 100, file: 0, line: 7 }]);
+  });
+
+  it('says why a quoted field breaks the field count, and how to fix other dates', () => {
+    const f = put(dir(), 'hints.csv', [HDR, '2019-06-04,AAPL,"1,000",2,0.5,1.5,100', '01/02/2020,AAPL,1,2,0.5,1.5,100', '20190611,AAPL,1,2,0.5,1.5,100', '2019-06-07T00:00:00Z,AAPL,1,2,0.5,1.5,100'].join('\n'));
+    expect(parseBarFiles([f]).issues.map((i) => i.detail)).toEqual([
+      'expected 7 fields (date,symbol,open,high,low,close,volume), found 8 (a comma inside quotes? quoted fields are not supported)',
+      'date "01/02/2020" is not YYYY-MM-DD (US dates are not accepted; convert to ISO)',
+      'date "20190611" is not YYYY-MM-DD (use dashes: 2019-06-11)',
+      'date "2019-06-07T00:00:00Z" is not YYYY-MM-DD (a trading date has no time part; keep the first 10 characters)',
+    ]);
   });
 
   it('gives the same line numbers with CRLF endings', () => {
@@ -269,7 +280,7 @@ describe('parseBarFiles: malformed lines', () => {
   it('reports a field count error on a line too short to hold the symbol', () => {
     const f = put(dir(), 'short.csv', [HDR, '2019-01-02'].join('\n'));
     const p = parseBarFiles([f]);
-    expect(p.issues).toEqual([{ file: 'short.csv', line: 2, symbol: null, date: '2019-01-02', detail: 'expected 7 fields, found 1' }]);
+    expect(p.issues).toEqual([{ file: 'short.csv', line: 2, column: null, symbol: null, date: '2019-01-02', detail: 'expected 7 fields (date,symbol,open,high,low,close,volume), found 1' }]);
     expect(p.series.size).toBe(0);
     expect(p.rows).toBe(0);
   });
@@ -334,7 +345,7 @@ describe('parseBarFiles: ordering and multiple files', () => {
     const a = put(d, 'a.csv', [HDR, '2019-01-02,AAPL,1,1,1,2,1'].join('\n'));
     const b = put(d, 'b.csv', [HDR, '2019-01-02,AAPL,x,1,1,2,1'].join('\n'));
     const p = parseBarFiles([a, b]);
-    expect(p.issues).toEqual([{ file: 'b.csv', line: 2, symbol: 'AAPL', date: '2019-01-02', detail: 'bad open "x"' }]);
+    expect(p.issues).toEqual([{ file: 'b.csv', line: 2, column: 'open', symbol: 'AAPL', date: '2019-01-02', detail: 'open "x" is not a number' }]);
   });
 });
 

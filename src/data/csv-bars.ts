@@ -14,8 +14,11 @@ import { allocBars, type SymbolBars } from './bars.js';
 export interface ParseIssue {
   file: string;
   line: number;
+  /** Header name of the offending column; null when the line as a whole is wrong (field count). */
+  column: string | null;
   symbol: string | null;
   date: string | null;
+  /** What is wrong and, where we can tell, how to fix it; names the column and the value. */
   detail: string;
 }
 
@@ -90,29 +93,56 @@ function unquote(s: string): string {
 }
 
 /** Lists the CSV files of an input: the file itself, or a directory's *.csv / *.csv.gz (sorted, not recursive). */
-export function listInputFiles(input: string): string[] {
+export function listInputFiles(input: string, flag = '--input'): string[] {
   let st;
   try {
     st = statSync(input);
-  } catch {
-    throw new InputError(`input not found: ${input}`, 'input_missing');
+  } catch (e) {
+    throw new InputError(`${flag} ${JSON.stringify(input)}: ${fsReason(e)} (want a CSV or CSV.gz file, or a directory of them)`, 'input_missing');
   }
   if (st.isFile()) return [input];
+  if (!st.isDirectory()) throw new InputError(`${flag} ${JSON.stringify(input)}: not a file or directory`, 'input_missing');
   const files = readdirSync(input)
     .filter((f) => /\.csv(\.gz)?$/i.test(f))
     .sort()
     .map((f) => join(input, f));
-  if (files.length === 0) throw new InputError(`no .csv or .csv.gz files in ${input}`, 'input_missing');
+  if (files.length === 0) throw new InputError(`${flag} ${JSON.stringify(input)}: no .csv or .csv.gz files in this directory`, 'input_missing');
   return files;
 }
 
-export function readText(file: string): string {
-  const buf = readFileSync(file);
+/** A file system error as a few words for a one-line message (no errno noise). */
+export function fsReason(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EISDIR':
+      return 'is a directory, want a file';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return (e as Error).message;
+  }
+}
+
+/**
+ * Reads a plain or gzipped text file. `flag` names where the path came from, so a missing or
+ * unreadable file is a one-line InputError (`--actions "x.csv": no such file or directory`).
+ */
+export function readText(file: string, flag?: string): string {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new InputError(`${flag ? `${flag} ` : ''}${JSON.stringify(file)}: ${fsReason(e)}`, 'input_missing');
+  }
   const gz = buf.length > 2 && buf[0] === 0x1f && buf[1] === 0x8b;
   try {
     return (gz ? gunzipSync(buf) : buf).toString('utf8');
   } catch (e) {
-    throw new InputError(`${file}: cannot decompress (${(e as Error).message})`, 'bad_input');
+    throw new InputError(`${flag ? `${flag} ` : ''}${file}: cannot decompress (${(e as Error).message})`, 'bad_input');
   }
 }
 
@@ -174,19 +204,20 @@ function parseBarText(
     const at = lineNo;
     const symbol = f.length > iSym ? unquote(f[iSym]!).toUpperCase() : '';
     const date = f.length > iDate ? unquote(f[iDate]!) : '';
-    const bad = (detail: string) =>
-      issues.push({ file, line: at, symbol: SYMBOL_RE.test(symbol) ? symbol : null, date: Number.isFinite(dayNumber(date)) ? date : null, detail });
+    const bad = (column: string | null, detail: string) =>
+      issues.push({ file, line: at, column, symbol: SYMBOL_RE.test(symbol) ? symbol : null, date: Number.isFinite(dayNumber(date)) ? date : null, detail });
     if (f.length !== width) {
-      bad(`expected ${width} fields, found ${f.length}`);
+      const quoted = f.length > width && line.includes('"') ? ' (a comma inside quotes? quoted fields are not supported)' : '';
+      bad(null, `expected ${width} fields (${names.join(',')}), found ${f.length}${quoted}`);
       continue;
     }
     const day = dayNumber(date);
     if (!Number.isFinite(day)) {
-      bad(`bad date ${JSON.stringify(date)} (want YYYY-MM-DD)`);
+      bad('date', dateProblem(date));
       continue;
     }
     if (!SYMBOL_RE.test(symbol)) {
-      bad(`bad symbol ${JSON.stringify(symbol)}`);
+      bad('symbol', `symbol ${JSON.stringify(symbol)} is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)`);
       continue;
     }
     let ok = true;
@@ -199,7 +230,7 @@ function parseBarText(
       const raw = f[idx]!;
       const v = parseNumber(raw.charCodeAt(0) === 34 || raw.charCodeAt(0) === 32 ? unquote(raw) : raw);
       if (!Number.isFinite(v)) {
-        bad(`bad ${NUMERIC[k]} ${JSON.stringify(raw)}`);
+        bad(NUMERIC[k]!, numberProblem(NUMERIC[k]!, raw));
         ok = false;
         break;
       }
@@ -220,6 +251,26 @@ function parseBarText(
     rows++;
   }
   return { rows, hasAdj };
+}
+
+/** Why a date field is not a YYYY-MM-DD calendar date, with the fix when the form is recognisable. */
+export function dateProblem(raw: string): string {
+  const q = JSON.stringify(raw);
+  if (raw === '') return 'date is empty (want YYYY-MM-DD)';
+  const dmy = /^(\d{1,2})([/.-])\d{1,2}\2\d{2}(\d{2})?$/.exec(raw);
+  if (dmy && dmy[2] === '/' && Number(dmy[1]) <= 12) return `date ${q} is not YYYY-MM-DD (US dates are not accepted; convert to ISO)`;
+  if (dmy) return `date ${q} is not YYYY-MM-DD (day-first dates are not accepted; convert to ISO)`;
+  if (/^\d{4}-\d{2}-\d{2}[T ]/.test(raw)) return `date ${q} is not YYYY-MM-DD (a trading date has no time part; keep the first 10 characters)`;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) return `date ${q} is not a calendar date`;
+  if (/^\d{4}\/\d{2}\/\d{2}$/.test(raw) || /^\d{8}$/.test(raw)) return `date ${q} is not YYYY-MM-DD (use dashes: ${raw.replace(/\D/g, '').replace(/^(\d{4})(\d{2})(\d{2})$/, '$1-$2-$3')})`;
+  return `date ${q} is not YYYY-MM-DD`;
+}
+
+function numberProblem(column: string, raw: string): string {
+  const t = unquote(raw);
+  if (t === '') return `${column} is empty`;
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return `${column} ${JSON.stringify(raw)} is out of range`;
+  return `${column} ${JSON.stringify(raw)} is not a number`;
 }
 
 function finish(symbol: string, b: Builder, withAdj: boolean): SymbolBars {

@@ -15,6 +15,8 @@ const api = ((): typeof import('@duckdb/node-api') => {
 const { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER } = api;
 /** Column types from the same module instance the engine uses (never mix the bundle and the package). */
 export const { VARCHAR } = api;
+/** DuckDB values → JSON-safe values (what getRowObjectsJson uses), for converting a chunk at a time. */
+export const { JsonDuckDBValueConverter } = api;
 export { DOUBLE, INTEGER };
 
 /**

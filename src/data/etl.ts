@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { readText, listInputFiles, parseBarFiles, type ParseIssue } from './csv-bars.js';
 import { dayNumber, dayString, type Clock } from '../core/clock.js';
-import { FailureError, InputError } from '../core/errors.js';
+import { InputError, KestrelError } from '../core/errors.js';
 import { selectRows, type CorporateAction, type SymbolBars } from './bars.js';
 import { countTradingDays } from './calendar.js';
 import { adjustmentFactors, applyAdjustment, deriveDividends, parseActionsCsv, summarizeErrors, vendorAdjustmentError } from './corporate-actions.js';
@@ -38,12 +38,19 @@ export interface RuleCount {
 export interface QualityReport {
   status: 'published' | 'failed';
   failure: string | null;
+  /** Why the run failed: `malformed_input` (the file must be fixed, exit 2) or `quality_gate_failed` (exit 1). */
+  failure_code: 'malformed_input' | 'quality_gate_failed' | null;
   generated_at: string;
   as_of: string | null;
   input: { files: string[]; lines_read: number; rows_parsed: number; symbols: number; first_date: string | null; last_date: string | null; has_adj_close: boolean };
+  /** The snapshot after this run; all zero when the run failed (nothing was written). */
   published: { rows: number; symbols: number; first_date: string | null; last_date: string | null; restated_rows: number; files_written: number; files_reused: number };
+  /** Input rows that passed every gate: published unless the run failed. */
+  accepted_rows: number;
   quarantined: { rows: number; fraction: number; max_fraction: number };
   rules: Record<RowRule, RuleCount>;
+  /** Lines that could not be read, with file, line, column and reason: the first MALFORMED_LISTED of them. */
+  malformed_lines: { total: number; listed: MalformedLine[]; not_listed: number };
   missing_dates: { total: number; symbols: number; max_per_symbol: number | null; by_symbol: Record<string, { count: number; gaps: Array<[string, string]> }> };
   freshness: { checked: boolean; as_of: string | null; latest_date: string | null; lag_trading_days: number | null; max_lag_days: number; ok: boolean; lagging_symbols: Array<{ symbol: string; last_date: string; lag_trading_days: number }> };
   adjustment: {
@@ -54,6 +61,17 @@ export interface QualityReport {
   };
   timings_ms: Record<string, number>;
 }
+
+export interface MalformedLine {
+  file: string;
+  line: number;
+  /** Header name of the column at fault; null when the field count is wrong. */
+  column: string | null;
+  reason: string;
+}
+
+/** How many malformed lines a report lists (the rest are counted). */
+export const MALFORMED_LISTED = 20;
 
 interface Merged {
   bars: SymbolBars;
@@ -72,7 +90,7 @@ export async function runEtl(opts: EtlOptions): Promise<QualityReport> {
   let t = performance.now();
   progress('read', 0, 1);
   const files = listInputFiles(opts.input);
-  const fileActions = opts.actionsFile ? parseActionsCsv(readText(opts.actionsFile), opts.actionsFile) : [];
+  const fileActions = opts.actionsFile ? readActionsFile(opts.actionsFile) : [];
   const parsed = parseBarFiles(files);
   lap('parse', t);
   progress('read', 1, 1);
@@ -106,7 +124,9 @@ export async function runEtl(opts: EtlOptions): Promise<QualityReport> {
       restated += m.restated;
       const fileActs = actionsBySymbol.get(symbol) ?? [];
       const actionDays = new Set(fileActs.map((a) => dayNumber(a.exDate)));
-      const v = runGates(m.bars, opts.gates, actionDays, parsed.files);
+      const splits = new Map<number, number>();
+      for (const a of fileActs) if (a.type === 'split') splits.set(dayNumber(a.exDate), (splits.get(dayNumber(a.exDate)) ?? 1) * a.value);
+      const v = runGates(m.bars, opts.gates, actionDays, parsed.files, splits);
       const keep = new Uint8Array(m.bars.day.length);
       for (let i = 0; i < keep.length; i++) {
         if (v.rule[i] === 0 || !m.incoming[i]) keep[i] = 1;
@@ -160,9 +180,12 @@ export async function runEtl(opts: EtlOptions): Promise<QualityReport> {
     const failure = findFailure(report, opts.gates);
     if (failure) {
       report.status = 'failed';
-      report.failure = failure;
+      report.failure = failure.message;
+      report.failure_code = failure.code;
+      // Nothing is written: the report must not claim otherwise.
+      report.published = { rows: 0, symbols: 0, first_date: null, last_date: null, restated_rows: 0, files_written: 0, files_reused: 0 };
       timings.total = Math.round(performance.now() - t0);
-      throw new EtlFailure(failure, report);
+      throw new EtlFailure(`${failure.message}; nothing published`, report, failure.code);
     }
 
     t = performance.now();
@@ -193,13 +216,28 @@ export async function runEtl(opts: EtlOptions): Promise<QualityReport> {
   }
 }
 
-/** A failed run: the report says why; nothing was published. */
-export class EtlFailure extends FailureError {
+/**
+ * A failed run: the report says why; nothing was published. Malformed input is the user's to
+ * fix (exit 2, like any bad input); a tolerance exceeded by readable data is a failure (exit 1).
+ */
+export class EtlFailure extends KestrelError {
   constructor(
     message: string,
     readonly report: QualityReport,
+    code: 'malformed_input' | 'quality_gate_failed' = 'quality_gate_failed',
   ) {
-    super(message, 'quality_gate_failed');
+    super(message, code, code === 'malformed_input' ? 2 : 1);
+  }
+}
+
+/** The actions file; every problem with it names the --actions flag (exit 2). */
+function readActionsFile(file: string): CorporateAction[] {
+  const text = readText(file, '--actions');
+  try {
+    return parseActionsCsv(text, file);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`--actions ${e.message}`, e.code);
+    throw e;
   }
 }
 
@@ -372,12 +410,19 @@ function buildReport(x: {
   return {
     status: 'published',
     failure: null,
+    failure_code: null,
     generated_at: opts.clock.now().toISOString(),
     as_of: opts.asOf ?? null,
     input: { files: parsed.files, lines_read: linesRead, rows_parsed: parsed.rows, symbols: parsed.series.size, first_date: inRange.first, last_date: inRange.last, has_adj_close: parsed.hasAdjClose },
     published: { rows: pubRows, symbols: published.length, first_date: outRange.first, last_date: outRange.last, restated_rows: x.restated, files_written: 0, files_reused: 0 },
+    accepted_rows: parsed.rows - Object.entries(rules).reduce((n, [name, r]) => n + (name === 'malformed' ? 0 : r.quarantined), 0),
     quarantined: { rows: x.newQuarantine, fraction: linesRead ? x.newQuarantine / linesRead : 0, max_fraction: g.maxQuarantineFraction },
     rules,
+    malformed_lines: {
+      total: parsed.issues.length,
+      listed: parsed.issues.slice(0, MALFORMED_LISTED).map((p) => ({ file: p.file, line: p.line, column: p.column, reason: p.detail })),
+      not_listed: Math.max(0, parsed.issues.length - MALFORMED_LISTED),
+    },
     missing_dates: { total: missTotal, symbols: Object.keys(x.missing).length, max_per_symbol: g.missing_dates.maxMissingDays, by_symbol: x.missing },
     freshness: fresh,
     adjustment: { actions_from_file: x.actionsFromFile, dividends_derived: x.derivedCount, vendor_anomalies: x.anomalies, vendor_adj_close_error: err && err.rows ? err : null },
@@ -385,24 +430,48 @@ function buildReport(x: {
   };
 }
 
-function findFailure(r: QualityReport, g: GatesConfig): string | null {
+interface Failure {
+  message: string;
+  code: 'malformed_input' | 'quality_gate_failed';
+}
+
+/**
+ * The first tolerance the run exceeds, or null. Malformed lines are judged first: when they
+ * alone break a tolerance (or nothing could be read at all) the input must be fixed, and the
+ * message names the first bad line so the fix is obvious from the one line on stderr.
+ */
+function findFailure(r: QualityReport, g: GatesConfig): Failure | null {
+  const bad = r.malformed_lines;
+  if (bad.total > 0) {
+    const first = bad.listed[0]!;
+    const where = `${first.file} line ${first.line}: ${first.reason}`;
+    const more = bad.total > 1 ? ` (and ${(bad.total - 1).toLocaleString('en-US')} more malformed line${bad.total > 2 ? 's' : ''})` : '';
+    const frac = r.input.lines_read ? bad.total / r.input.lines_read : 0;
+    const input = (why: string): Failure => ({ message: `${why}: ${where}${more}`, code: 'malformed_input' });
+    if (r.input.rows_parsed === 0) return input('no line of the input could be read');
+    if (r.rules.malformed.exceeded) return input(`quality gate malformed: ${bad.total} malformed lines, tolerance is ${r.rules.malformed.max_rows}`);
+    if (frac > g.maxQuarantineFraction) return input(`${pct(frac)} of input lines are malformed, tolerance is ${pct(g.maxQuarantineFraction)} (maxQuarantineFraction)`);
+  }
+  const quality = (message: string): Failure => ({ message, code: 'quality_gate_failed' });
   for (const name of ROW_RULES) {
     const c = r.rules[name];
-    if (c.exceeded) return `quality gate ${name}: ${c.quarantined} rows flagged, tolerance is ${c.max_rows}`;
+    if (c.exceeded) return quality(`quality gate ${name}: ${c.quarantined} rows flagged, tolerance is ${c.max_rows}`);
   }
   if (r.quarantined.fraction > g.maxQuarantineFraction) {
-    return `quarantined ${(r.quarantined.fraction * 100).toFixed(2)}% of input rows, tolerance is ${(g.maxQuarantineFraction * 100).toFixed(2)}% (maxQuarantineFraction)`;
+    return quality(`quarantined ${pct(r.quarantined.fraction)} of input rows, tolerance is ${pct(g.maxQuarantineFraction)} (maxQuarantineFraction)`);
   }
   if (g.missing_dates.maxRows !== null && r.missing_dates.total > g.missing_dates.maxRows) {
-    return `quality gate missing_dates: ${r.missing_dates.total} trading days missing, tolerance is ${g.missing_dates.maxRows}`;
+    return quality(`quality gate missing_dates: ${r.missing_dates.total} trading days missing, tolerance is ${g.missing_dates.maxRows}`);
   }
   if (g.missing_dates.maxMissingDays !== null) {
     const worst = Object.entries(r.missing_dates.by_symbol).sort((a, b) => b[1].count - a[1].count)[0];
-    if (worst && worst[1].count > g.missing_dates.maxMissingDays) return `quality gate missing_dates: ${worst[0]} misses ${worst[1].count} trading days, tolerance is ${g.missing_dates.maxMissingDays}`;
+    if (worst && worst[1].count > g.missing_dates.maxMissingDays) return quality(`quality gate missing_dates: ${worst[0]} misses ${worst[1].count} trading days, tolerance is ${g.missing_dates.maxMissingDays}`);
   }
   if (r.freshness.checked && !r.freshness.ok) {
-    return `quality gate freshness: latest date ${r.freshness.latest_date ?? 'none'} is ${r.freshness.lag_trading_days ?? '∞'} trading days behind --as-of ${r.as_of}, tolerance is ${r.freshness.max_lag_days}`;
+    return quality(`quality gate freshness: latest date ${r.freshness.latest_date ?? 'none'} is ${r.freshness.lag_trading_days ?? '∞'} trading days behind --as-of ${r.as_of}, tolerance is ${r.freshness.max_lag_days}`);
   }
-  if (r.published.rows === 0) return 'nothing to publish: no row passed the quality gates';
+  if (r.published.rows === 0) return quality('nothing to publish: no row passed the quality gates');
   return null;
 }
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;

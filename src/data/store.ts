@@ -140,6 +140,14 @@ export class SnapshotWriter {
     rmSync(batch, { recursive: true, force: true });
   }
 
+  /**
+   * Declares that this snapshot defines `table`, even if it ends up with no file: the table
+   * then replaces the previous snapshot's instead of carrying it over.
+   */
+  ensureTable(table: StoreTable): void {
+    this.tables[table] ??= [];
+  }
+
   /** Publishes the snapshot atomically, then removes files no snapshot refers to. */
   commit(meta: Record<string, unknown>): Manifest {
     for (const { from, to } of this.staged) {

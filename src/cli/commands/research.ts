@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { isTradingDateString } from '../../core/clock.js';
 import { InputError } from '../../core/errors.js';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
@@ -11,14 +12,18 @@ export function registerResearch(program: Command, io: IO): void {
     .command('features')
     .description('compute Alpha158 features from the adjusted bars and store them as Parquet (view: features)')
     .option('--data-dir <dir>', 'data directory (default $KESTREL_DATA_DIR or ./data)')
-    .option('--symbols <list>', 'comma-separated symbols (default: all)')
-    .option('--from <YYYY-MM-DD>', 'first date to store (windows still use earlier history)')
-    .option('--to <YYYY-MM-DD>', 'last date to store')
-    .option('--threads <n>', 'worker threads (default 2)')
+    .option('--symbols <list>', 'comma-separated symbols to update (default: all); the others are kept')
+    .option('--from <YYYY-MM-DD>', 'first date to update (windows still use earlier history)')
+    .option('--to <YYYY-MM-DD>', 'last date to update')
+    .option('--threads <n>', `worker threads, 1..${MAX_THREADS} (default 2)`)
     .option('--json', 'machine output')
     .addHelpText(
       'after',
       `
+With --symbols, --from or --to only those symbols' rows in that date range are recomputed and
+replaced; every other row of the store is kept. Updated rows equal a full recompute's (windows
+and the label see each symbol's whole history). Without them the whole store is recomputed.
+
 Examples:
   kestrel features
   kestrel features --symbols AAPL,MSFT --from 2019-01-01
@@ -26,23 +31,27 @@ Examples:
     )
     .action(async (opts: { dataDir?: string; symbols?: string; from?: string; to?: string; threads?: string; json?: boolean }) => {
       const ctx = createContext('features', io, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined }, { quiet: opts.json });
+      // Flags are checked before DuckDB loads or anything is computed.
+      const symbols = opts.symbols !== undefined ? symbolList(opts.symbols) : undefined;
+      for (const [flag, v] of [['--from', opts.from], ['--to', opts.to]] as const) {
+        if (v !== undefined && !isTradingDateString(v)) throw new InputError(`${flag} ${JSON.stringify(v)} must be a YYYY-MM-DD calendar date, e.g. 2019-01-02`, 'bad_usage');
+      }
+      const threads = opts.threads !== undefined ? positiveInt(opts.threads, '--threads', MAX_THREADS) : undefined;
       const { buildFeatures } = await import('../../features/feature-store.js');
       const bar = ctx.progress('features');
-      const report = await buildFeatures({
-        dataDir: ctx.config.dataDir,
-        clock: ctx.clock,
-        symbols: opts.symbols ? opts.symbols.split(',').map((s) => s.trim().toUpperCase()) : undefined,
-        from: opts.from,
-        to: opts.to,
-        threads: opts.threads ? positiveInt(opts.threads, '--threads') : undefined,
-        progress: bar.update,
-      }).finally(() => bar.stop());
-      if (opts.json) ctx.json(report);
-      else
+      const r = await buildFeatures({ dataDir: ctx.config.dataDir, clock: ctx.clock, symbols, from: opts.from, to: opts.to, threads, progress: bar.update }).finally(() => bar.stop());
+      if (opts.json) ctx.json(r);
+      else {
+        const n = (x: number) => x.toLocaleString('en-US');
+        const what = `${n(r.symbols)} symbol${r.symbols === 1 ? '' : 's'} × ${n(r.days)} day${r.days === 1 ? '' : 's'}`;
+        const range = `${n(r.rows)} rows × ${r.columns} columns, ${r.first_date ?? '-'} → ${r.last_date ?? '-'}`;
         ctx.out(
-          `features: ${report.rows.toLocaleString('en-US')} rows × ${report.columns} columns for ${report.symbols} symbols, ${report.first_date} → ${report.last_date} ` +
-            `(${report.files_written} files written, ${report.files_reused} unchanged; load ${report.timings_ms.load} ms, compute ${report.timings_ms.compute} ms, write ${report.timings_ms.write} ms)`,
+          r.full
+            ? `features: ${what} computed (${range}); the whole store was replaced`
+            : `features: ${what} updated (${range}); ${n(r.kept.symbols)} symbol${r.kept.symbols === 1 ? '' : 's'} kept (${n(r.kept.rows)} rows kept in all); store now ${n(r.store.rows)} rows, ${n(r.store.symbols)} symbols`,
         );
+        ctx.out(`  ${r.files_written} files written, ${r.files_reused} unchanged; load ${r.timings_ms.load} ms, compute ${r.timings_ms.compute} ms, write ${r.timings_ms.write} ms`);
+      }
     });
 
   program
@@ -101,8 +110,19 @@ Examples:
     });
 }
 
-function positiveInt(s: string, name: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`${name} must be a positive whole number, got ${JSON.stringify(s)}`, 'bad_usage');
+const MAX_THREADS = 64;
+
+function positiveInt(s: string, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InputError(`${name} ${JSON.stringify(s)} must be a whole number from 1 to ${max}`, 'bad_usage');
   return n;
+}
+
+/** `--symbols AAPL,msft` → ['AAPL', 'MSFT']; one line naming the flag for anything else. */
+function symbolList(s: string): string[] {
+  const list = s.split(',').map((x) => x.trim().toUpperCase());
+  if (list.some((x) => x === '')) throw new InputError(`--symbols ${JSON.stringify(s)}: want comma-separated tickers, e.g. AAPL,MSFT`, 'bad_usage');
+  const bad = list.find((x) => !/^[A-Z][A-Z0-9.-]{0,9}$/.test(x));
+  if (bad !== undefined) throw new InputError(`--symbols ${JSON.stringify(s)}: ${JSON.stringify(bad)} is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)`, 'bad_usage');
+  return [...new Set(list)];
 }

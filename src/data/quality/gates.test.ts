@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dayNumber } from '../../core/clock.js';
 import { allocBars, type SymbolBars } from '../bars.js';
-import { missingDates, ruleCode, runGates, type GateVerdicts } from './gates.js';
+import { missingDates, PRICE_LEVEL_MIN_REFERENCE, ruleCode, runGates, type GateVerdicts } from './gates.js';
 import { defaultGates, ROW_RULES, type GatesConfig } from './rules.js';
 
 interface Row {
@@ -162,9 +163,127 @@ describe('non_positive_price', () => {
     expect(v.detail.get(1)).toContain('adj_close=0');
   });
 
-  it('tiny positive prices pass', () => {
-    const v = run([{ date: '2019-07-01', o: 0.0001, h: 0.0001, l: 0.0001, c: 0.0001, v: 1 }]);
+  it('tiny positive prices pass this rule (price_level has its own floor)', () => {
+    const cfg = defaultGates();
+    cfg.price_level.minPrice = 0;
+    const v = run([{ date: '2019-07-01', o: 0.0001, h: 0.0001, l: 0.0001, c: 0.0001, v: 1 }], cfg);
     expect(names(v)).toEqual(['ok']);
+  });
+});
+
+describe('price_level', () => {
+  /** n trading days from 2019-07-01 on (the NYSE calendar, so no row trips non_trading_day). */
+  const DAYS = (n: number): string[] => {
+    const out: string[] = [];
+    for (let d = dayNumber('2019-07-01'); out.length < n; d++) {
+      const s = new Date(d * 86_400_000).toISOString().slice(0, 10);
+      const wd = new Date(d * 86_400_000).getUTCDay();
+      if (wd !== 0 && wd !== 6 && s !== '2019-07-04' && s !== '2019-09-02' && s !== '2019-11-28' && s !== '2019-12-25') out.push(s);
+    }
+    return out;
+  };
+  /** A gently wandering series around `level` (±1%), so no two closes repeat (stale_price stays quiet). */
+  const series = (cs: number[]): Row[] => closes(DAYS(cs.length), cs);
+  const wave = (n: number, level: number, from = 0) => Array.from({ length: n }, (_, i) => level * (1 + 0.01 * Math.sin(i + from)));
+
+  it('flags a close below the floor (minPrice), whatever its neighbours say', () => {
+    const cs = wave(30, 0.0063);
+    const v = run(series(cs));
+    expect(names(v)).toEqual(Array(30).fill('price_level'));
+    expect(v.detail.get(0)).toMatch(/^close 0\.006\d* is below the price floor 0\.01 \(minPrice\)$/);
+    const cfg = defaultGates();
+    cfg.price_level.minPrice = 0;
+    expect(names(run(series(cs), cfg))).toEqual(Array(30).fill('ok'));
+  });
+
+  it('flags every row of a short glitch (a decimal shift for 4 days), and large_move then has nothing to add', () => {
+    const cs = wave(40, 100);
+    for (let i = 20; i < 24; i++) cs[i] = cs[i]! / 100;
+    const v = run(series(cs));
+    const got = names(v);
+    expect(got.slice(20, 24)).toEqual(Array(4).fill('price_level'));
+    expect(got.filter((x) => x !== 'ok')).toHaveLength(4);
+    expect(v.detail.get(20)).toMatch(/^close 1\.\d+ is \d+(\.\d+)?x below the median 99\.\d+ of 21 closes 2019-\d\d-\d\d → 2019-\d\d-\d\d; limit 4x$/);
+    // Without the rule, large_move catches only the edges: the glitch's first day and the first good day after it.
+    const cfg = defaultGates();
+    cfg.price_level.enabled = false;
+    const old = names(run(series(cs), cfg));
+    expect(old.slice(20, 24).filter((x) => x === 'ok')).toHaveLength(3);
+  });
+
+  it('accepts a genuine crash: the level falls 5x and stays there (large_move flags the day, as before)', () => {
+    const cs = [...wave(30, 100), ...wave(30, 20, 30)];
+    const got = names(run(series(cs)));
+    expect(got).not.toContain('price_level');
+    expect(got.filter((x) => x === 'large_move')).toHaveLength(1);
+  });
+
+  it('a 10:1 reverse split near the end: judged on the split-adjusted scale when the actions file has it', () => {
+    const cs = [...wave(40, 5), ...wave(3, 50, 40)];
+    const d = DAYS(cs.length);
+    const withSplit = runGates(bars(closes(d, cs)), defaultGates(), new Set([dayNumber(d[40]!)]), FILES, new Map([[dayNumber(d[40]!), 0.1]]));
+    expect(names(withSplit)).toEqual(Array(cs.length).fill('ok'));
+    // Without it, three days at a new level after 40 at the old one cannot be told from a glitch.
+    expect(names(run(closes(d, cs))).slice(40)).toEqual(['price_level', 'price_level', 'price_level']);
+  });
+
+  it('a split in the middle of the series needs no actions file: the median follows the step', () => {
+    const cs = [...wave(30, 700), ...wave(30, 100, 30)];
+    const got = names(run(series(cs)));
+    expect(got).not.toContain('price_level');
+  });
+
+  it('judges nothing but the floor with fewer than PRICE_LEVEL_MIN_REFERENCE reference rows', () => {
+    expect(PRICE_LEVEL_MIN_REFERENCE).toBe(5);
+    expect(names(run(series([100, 100.5, 1, 101])))).not.toContain('price_level');
+    expect(names(run(series([100, 100.5, 1, 101, 100.2])))).toEqual(['ok', 'ok', 'price_level', 'ok', 'ok']);
+  });
+
+  it('rows other rules flagged (zero volume) are not reference: a lone traded bar among them is not judged by level', () => {
+    const rows = series(wave(20, 50)).map((r, i) => (i === 10 ? r : { ...r, v: 0 }));
+    rows[10] = { ...rows[10]!, c: 5, o: 5, h: 5.05, l: 4.95 };
+    const got = names(run(rows));
+    expect(got[10]).toBe('ok');
+    expect(got.filter((x) => x === 'non_positive_volume')).toHaveLength(19);
+  });
+
+  it('flags exactly the rows a naive median over the window (sorted anew for every row) flags', () => {
+    const naive = (cs: number[], window: number, k: number): number[] => {
+      const w = Math.min(window, cs.length);
+      if (cs.length < PRICE_LEVEL_MIN_REFERENCE) return [];
+      const out: number[] = [];
+      cs.forEach((x, r) => {
+        const lo = Math.min(Math.max(0, r - ((w - 1) >> 1)), cs.length - w);
+        const win = cs.slice(lo, lo + w).sort((a, b) => a - b);
+        const off = (m: number) => Math.max(x / m, m / x);
+        if (off(win[(w - 1) >> 1]!) > k * (1 + 1e-9) && off(win[w >> 1]!) > k * (1 + 1e-9)) out.push(r);
+      });
+      return out;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.double({ min: 50, max: 150, noNaN: true }), fc.double({ min: 1, max: 5, noNaN: true }), fc.constantFrom(100, 100, 10, 1000)), { minLength: 0, maxLength: 80 }),
+        fc.integer({ min: 5, max: 30 }),
+        (cs, window) => {
+          const cfg = defaultGates();
+          cfg.price_level.window = window;
+          const got = names(runGates(bars(series(cs)), cfg, new Set(), FILES)).flatMap((x, i) => (x === 'price_level' ? [i] : []));
+          expect(got).toEqual(naive(cs, window, cfg.price_level.maxFactor));
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+
+  it('a close exactly maxFactor away passes', () => {
+    // 99.99, 100, 100.01 in turn: the median of the 21 closes is exactly 100, and no run is stale.
+    const cs = Array.from({ length: 21 }, (_, i) => 100 + ((i % 3) - 1) * 0.01);
+    cs[10] = 25;
+    const cfg = defaultGates();
+    cfg.large_move.enabled = false;
+    expect(names(run(series(cs), cfg))[10]).toBe('ok');
+    cs[10] = 24.99;
+    expect(names(run(series(cs), cfg))[10]).toBe('price_level');
   });
 });
 
@@ -397,7 +516,7 @@ describe('disabled rules', () => {
 
   it('with every rule off, nothing is flagged', () => {
     const cfg = defaultGates();
-    for (const r of ['duplicate', 'non_trading_day', 'non_positive_price', 'ohlc_invariant', 'non_positive_volume', 'stale_price', 'large_move', 'missing_dates'] as const) {
+    for (const r of ['duplicate', 'non_trading_day', 'non_positive_price', 'ohlc_invariant', 'non_positive_volume', 'price_level', 'stale_price', 'large_move', 'missing_dates'] as const) {
       cfg[r].enabled = false;
     }
     const v = run(nasty, cfg);

@@ -21,6 +21,7 @@ const NTD = ruleCode('non_trading_day');
 const NPP = ruleCode('non_positive_price');
 const OHLC = ruleCode('ohlc_invariant');
 const NPV = ruleCode('non_positive_volume');
+const LEVEL = ruleCode('price_level');
 const STALE = ruleCode('stale_price');
 const MOVE = ruleCode('large_move');
 
@@ -32,7 +33,15 @@ const fmt = (x: number) => {
 };
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySet<number>, files: readonly string[]): GateVerdicts {
+/** Fewest reference closes the price_level median needs; with fewer the level is not judged (only the floor is). */
+export const PRICE_LEVEL_MIN_REFERENCE = 5;
+
+/**
+ * `actionDays`: ex-dates of the symbol's corporate actions from the actions file (a large move
+ * on such a day is expected). `splits`: their split ratios by ex-day, so price_level compares
+ * closes on one split-adjusted scale.
+ */
+export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySet<number>, files: readonly string[], splits: ReadonlyMap<number, number> = new Map()): GateVerdicts {
   const n = b.day.length;
   const rule = new Uint8Array(n);
   const detail = new Map<number, string>();
@@ -78,7 +87,12 @@ export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySe
       }
     }
     if (cfg.non_positive_volume.enabled && !(v[i]! > 0)) flag(i, NPV, `volume=${fmt(v[i]!)}`);
+    else if (cfg.price_level.enabled && c[i]! < cfg.price_level.minPrice) {
+      flag(i, LEVEL, `close ${fmt(c[i]!)} is below the price floor ${fmt(cfg.price_level.minPrice)} (minPrice)`);
+    }
   }
+
+  if (cfg.price_level.enabled) priceLevel(b, cfg.price_level, rule, splits, flag);
 
   // Stale runs: the same close (and OHLC) day after day is a vendor forward-fill, not trading.
   if (cfg.stale_price.enabled) {
@@ -120,6 +134,71 @@ export function runGates(b: SymbolBars, cfg: GatesConfig, actionDays: ReadonlySe
   }
 
   return { rule, detail, missing: cfg.missing_dates.enabled ? missingDates(b.day, rule) : { count: 0, gaps: [] } };
+}
+
+/**
+ * Flags closes more than `maxFactor` away from the median of the `window` nearest reference
+ * rows (rows no earlier rule flagged, this one included; centred, shifted at the ends of the
+ * series). A median follows a step — a crash, a listing change, a split nobody announced — so
+ * only a level that lasts fewer than about window/2 rows is flagged: a vendor glitch (decimal
+ * shift, another security's prices under the same ticker). Closes are compared after
+ * backward-adjusting for the actions file's splits. Flagged rows stay in the reference: the
+ * median does not need them removed, and the verdict must not depend on the order of rows.
+ */
+function priceLevel(b: SymbolBars, cfg: GatesConfig['price_level'], rule: Uint8Array, splits: ReadonlyMap<number, number>, flag: (i: number, code: number, text: string) => void): void {
+  const ref: number[] = [];
+  for (let i = 0; i < rule.length; i++) if (rule[i] === 0) ref.push(i);
+  if (ref.length < PRICE_LEVEL_MIN_REFERENCE) return;
+  const scale = splitScale(b.day, splits);
+  const lv = Float64Array.from(ref, (i) => b.close[i]! * scale[i]!);
+  const w = Math.min(cfg.window, ref.length);
+  const half = (w - 1) >> 1;
+  const k = cfg.maxFactor * (1 + 1e-9); // a close exactly maxFactor away passes despite rounding
+  const off = (x: number, m: number) => (x > m ? x / m : m / x);
+  // The window's levels, kept sorted as it slides one row at a time (no sort per row).
+  const win = lv.slice(0, w).sort();
+  let at = 0;
+  for (let r = 0; r < ref.length; r++) {
+    const lo = Math.min(Math.max(0, r - half), ref.length - w);
+    for (; at < lo; at++) slide(win, lv[at]!, lv[at + w]!);
+    // An even window has two middle values: the row passes if it is near either (benefit of the doubt).
+    const m1 = win[(w - 1) >> 1]!;
+    const m2 = win[w >> 1]!;
+    const i = ref[r]!;
+    const x = lv[r]!;
+    if (off(x, m1) > k && off(x, m2) > k) {
+      const med = off(x, m1) < off(x, m2) ? m1 : m2;
+      const from = dayString(b.day[ref[lo]!]!);
+      const to = dayString(b.day[ref[lo + w - 1]!]!);
+      const adj = scale[i] === 1 ? '' : ' (split-adjusted)';
+      flag(i, LEVEL, `close ${fmt(b.close[i]!)} is ${fmt(Number(off(x, med).toPrecision(3)))}x ${x > med ? 'above' : 'below'} the median ${fmt(med / scale[i]!)}${adj} of ${w} closes ${from} → ${to}; limit ${fmt(cfg.maxFactor)}x`);
+    }
+  }
+}
+
+/** Replaces `out` by `inc` in the sorted window `a`, keeping it sorted. */
+function slide(a: Float64Array, out: number, inc: number): void {
+  let j = a.indexOf(out);
+  if (inc > out) {
+    for (; j + 1 < a.length && a[j + 1]! < inc; j++) a[j] = a[j + 1]!;
+  } else {
+    for (; j > 0 && a[j - 1]! > inc; j--) a[j] = a[j - 1]!;
+  }
+  a[j] = inc;
+}
+
+/** Backward split factor per row: the product of 1/ratio over the splits after the row's day. */
+function splitScale(day: Int32Array, splits: ReadonlyMap<number, number>): Float64Array {
+  const s = new Float64Array(day.length).fill(1);
+  if (splits.size === 0) return s;
+  const list = [...splits].sort((a, b) => a[0] - b[0]);
+  let f = 1;
+  let k = list.length - 1;
+  for (let i = day.length - 1; i >= 0; i--) {
+    while (k >= 0 && list[k]![0] > day[i]!) f /= list[k--]![1];
+    s[i] = f;
+  }
+  return s;
 }
 
 function inCalendar(day: number): boolean {

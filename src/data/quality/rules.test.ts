@@ -25,6 +25,7 @@ describe('defaultGates', () => {
       non_positive_price: { enabled: true, maxRows: null },
       ohlc_invariant: { enabled: true, maxRows: null, relTolerance: 0 },
       non_positive_volume: { enabled: true, maxRows: null },
+      price_level: { enabled: true, maxRows: null, maxFactor: 4, window: 21, minPrice: 0.01 },
       large_move: { enabled: true, maxRows: null, maxAbsReturn: 0.3 },
       stale_price: { enabled: true, maxRows: null, maxUnchangedDays: 5 },
       missing_dates: { enabled: true, maxRows: null, maxMissingDays: null },
@@ -99,6 +100,10 @@ describe('parseGates', () => {
     [{ duplicate: { enabled: 'yes' } }, 'duplicate.enabled'],
     [{ maxQuarantineFraction: 1.5 }, 'maxQuarantineFraction'],
     [{ large_move: null }, 'large_move'],
+    [{ price_level: { maxFactor: 1 } }, 'price_level.maxFactor'],
+    [{ price_level: { window: 4 } }, 'price_level.window'],
+    [{ price_level: { window: 21.5 } }, 'price_level.window'],
+    [{ price_level: { minPrice: -0.01 } }, 'price_level.minPrice'],
   ])('rejects an invalid value %j at %s', (json, path) => {
     const e = thrown(() => parseGates(json, 'g.json'));
     expect(e.message.startsWith(`g.json: ${path}: `)).toBe(true);
@@ -141,11 +146,13 @@ describe('loadGates', () => {
     expect(g.stale_price.maxUnchangedDays).toBe(5);
   });
 
-  it('a missing file is an InputError naming the file', () => {
+  it('a missing file is an InputError naming the flag (or variable) and the file', () => {
     const f = join(dir, 'nope.json');
     const e = thrown(() => loadGates(f));
     expect(e.code).toBe('bad_config');
-    expect(e.message).toBe(`gates file not found: ${f}`);
+    expect(e.message).toBe(`--gates ${JSON.stringify(f)}: no such file (want a JSON file of gate settings, see docs/data-quality.md)`);
+    expect(thrown(() => loadGates(f, 'KESTREL_GATES_FILE')).message).toMatch(/^KESTREL_GATES_FILE ".*nope\.json": no such file/);
+    expect(thrown(() => loadGates(dir)).message).toMatch(/: is a directory, want a JSON file/);
   });
 
   it('invalid JSON is an InputError naming the file', () => {
@@ -153,13 +160,13 @@ describe('loadGates', () => {
     writeFileSync(f, '{ "large_move": { "maxAbsReturn": 0.5 ');
     const e = thrown(() => loadGates(f));
     expect(e.code).toBe('bad_config');
-    expect(e.message).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`));
+    expect(e.message.startsWith(`--gates ${JSON.stringify(f)}: not valid JSON`)).toBe(true);
   });
 
   it('a schema error in a file names the file and the path', () => {
     const f = join(dir, 'bad.json');
     writeFileSync(f, JSON.stringify({ stale_price: { maxUnchangedDays: 0 } }));
-    expect(thrown(() => loadGates(f)).message.startsWith(`${f}: stale_price.maxUnchangedDays: `)).toBe(true);
+    expect(thrown(() => loadGates(f)).message.startsWith(`--gates ${JSON.stringify(f)}: stale_price.maxUnchangedDays: `)).toBe(true);
   });
 
   it('an empty JSON object or null means defaults', () => {

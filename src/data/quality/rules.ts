@@ -22,6 +22,16 @@ export const GatesSchema = z
       .strict()
       .default({ enabled: true, maxRows: null, relTolerance: 0 }),
     non_positive_volume: z.object(Base).strict().default({ enabled: true, maxRows: null }),
+    /**
+     * Implausible price levels: a close below `minPrice`, or more than `maxFactor` times above
+     * or below the median close of the `window` nearest rows of the same symbol (on the
+     * split-adjusted scale of the actions file). The median follows genuine level shifts
+     * (crashes, unannounced splits) and ignores short glitches; see docs/data-quality.md.
+     */
+    price_level: z
+      .object({ ...Base, maxFactor: z.number().gt(1).default(4), window: z.number().int().min(5).max(1001).default(21), minPrice: z.number().nonnegative().default(0.01) })
+      .strict()
+      .default({ enabled: true, maxRows: null, maxFactor: 4, window: 21, minPrice: 0.01 }),
     large_move: z
       .object({ ...Base, maxAbsReturn: z.number().positive().default(0.3) })
       .strict()
@@ -59,19 +69,26 @@ export function parseGates(json: unknown, where: string): GatesConfig {
   return r.data;
 }
 
-export function loadGates(file: string | undefined): GatesConfig {
+/**
+ * Reads a gates file. `source` says where the path came from (`--gates` or
+ * `KESTREL_GATES_FILE`) so every problem is one line naming it, the path and what is wrong.
+ */
+export function loadGates(file: string | undefined, source = '--gates'): GatesConfig {
   if (!file) return defaultGates();
+  const where = `${source} ${JSON.stringify(file)}`;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    throw new InputError(`gates file not found: ${file}`, 'bad_config');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, want a JSON file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new InputError(`${where}: ${why} (want a JSON file of gate settings, see docs/data-quality.md)`, 'bad_config');
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`, 'bad_config');
+    throw new InputError(`${where}: not valid JSON (${(e as Error).message})`, 'bad_config');
   }
-  return parseGates(json, file);
+  return parseGates(json, where);
 }
