@@ -4,6 +4,7 @@ import { InputError } from '../../core/errors.js';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
 import { formatTable } from '../table.js';
+import { parseSymbol } from '../../model/symbol.js';
 
 /** `kestrel features` and `kestrel train`: the research pipeline. */
 export function registerResearch(program: Command, io: IO): void {
@@ -31,7 +32,8 @@ Examples:
       const report = await buildFeatures({
         dataDir: ctx.config.dataDir,
         clock: ctx.clock,
-        symbols: opts.symbols ? opts.symbols.split(',').map((s) => s.trim().toUpperCase()) : undefined,
+        // The one ticker grammar: ASCII upper-casing only (src/model/symbol.ts); a bad one exits 2 naming --symbols.
+        symbols: opts.symbols ? opts.symbols.split(/[ \t]*,[ \t]*/).map((s) => parseSymbol(s, '--symbols')) : undefined,
         from: opts.from,
         to: opts.to,
         threads: opts.threads ? positiveInt(opts.threads, '--threads') : undefined,

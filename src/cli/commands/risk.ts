@@ -42,7 +42,9 @@ export async function gatewayCall<T>(ctx: CliContext, url: string | undefined, m
   const base = baseUrl(ctx, url);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (ctx.config.apiToken) headers.authorization = `Bearer ${ctx.config.apiToken}`;
+  // API_TOKEN is accepted for reads too; READ_TOKEN alone is enough for the GETs.
+  const token = method === 'GET' ? (ctx.config.readToken ?? ctx.config.apiToken) : ctx.config.apiToken;
+  if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });

@@ -32,12 +32,12 @@ Examples:
         import('../../bus/index.js'),
         import('../stack.js'),
         import('../../broker-sim/index.js'),
-        import('../../execution/auth.js'),
+        import('../../observability/auth.js'),
         import('../../data/catalog.js'),
         import('../../data/latest-closes.js'),
       ]);
       const { config, logger } = ctx;
-      assertSafeBinding(config.host, config.apiToken);
+      assertSafeBinding('kestrel up', config.host, config.apiToken);
       // The simulator's prices and the price cache start at the latest stored closes, stamped with their real date.
       const cat = await openCatalog(config.dataDir);
       const latest = [...(await latestRawCloses(cat).finally(() => cat.close()))].map(([symbol, x]) => ({ symbol, close: x.close, d: x.date }));
