@@ -206,7 +206,7 @@ export const NoBody = { type: ['object', 'null'], additionalProperties: false, p
  * body limit bounds the work), defaults applied.
  */
 const ajvFactory = AjvCompiler();
-const COMMON_AJV = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
+const COMMON_AJV = { removeAdditional: false, allErrors: true, useDefaults: true, allowUnionTypes: true } as const;
 
 function buildKestrelValidator(externalSchemas: Parameters<typeof ajvFactory>[0], serverOptions?: Parameters<typeof ajvFactory>[1]) {
   const plugins = serverOptions?.plugins ? { plugins: serverOptions.plugins } : {};

@@ -127,7 +127,11 @@ describe('signal service (sample data, PGlite registry, in-process bus)', () => 
       [{ as_of_date: LAST_DATE, symbols: [], top_n: 0, bottom_n: 0 }, 400, 'validation_failed', /symbols/],
       [{ as_of_date: LAST_DATE, symbols: ['AAPL', 'AAPL'], top_n: 0, bottom_n: 0 }, 400, 'validation_failed', /symbols/],
       [{ as_of_date: {}, top_n: 1, bottom_n: 1 }, 400, 'validation_failed', /as_of_date/],
-      [{ as_of_date: 20200110, top_n: 1, bottom_n: 1 }, 422, 'bad_date', /"20200110" is not a YYYY-MM-DD/],
+      // A JSON number is not coerced to a string any more (issue #14): 400, not 422 bad_date.
+      [{ as_of_date: 20200110, top_n: 1, bottom_n: 1 }, 400, 'validation_failed', /as_of_date/],
+      [{ as_of_date: '20200110', top_n: 1, bottom_n: 1 }, 422, 'bad_date', /"20200110" is not a YYYY-MM-DD/],
+      [{ as_of_date: LAST_DATE, symbols: ['AAPL', 'MſFT'], top_n: 0, bottom_n: 0 }, 422, 'invalid_symbol', /"MſFT" is not a US equity ticker/],
+      [{ as_of_date: LAST_DATE, symbols: ['\u00a0AAPL'], top_n: 0, bottom_n: 0 }, 422, 'invalid_symbol', /is not a US equity ticker/],
     ];
     for (const [body, status, code, msg] of cases) {
       const r = await post(body);
