@@ -178,3 +178,31 @@ describe('broker credentials refused', () => {
     expect(r.json()).toMatchObject({ error: 'broker_unavailable', message: expect.stringMatching(/HTTP 401.*ALPACA_API_KEY_ID/) });
   });
 });
+
+describe('off loopback: reads need a token; /health reports each dependency', () => {
+  const READ = 'read-token-0123456789abcdef';
+  let ro: HostileGateway;
+  beforeAll(async () => {
+    // A breaker store that cannot be reached (Redis down): the breaker fails closed.
+    const down = { get: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')), compareAndSet: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')) };
+    ro = await hostileGateway({ readTokens: [READ, HOSTILE_TOKEN], store: down });
+  });
+  afterAll(() => ro?.close());
+
+  it('cash, orders, positions and risk limits need READ_TOKEN or API_TOKEN; /health does not', async () => {
+    for (const url of ['/api/v1/account', '/api/v1/orders', '/api/v1/positions', '/api/v1/risk/status', '/api/v1/risk/events', '/api/v1/kill-switch', '/metrics']) {
+      expect((await ro.app.inject({ url })).statusCode, url).toBe(401);
+      // Past the guard (risk/status answers 503 here: its breaker store is down).
+      expect((await ro.app.inject({ url, headers: { authorization: `Bearer ${READ}` } })).statusCode, url).not.toBe(401);
+      expect((await ro.app.inject({ url, headers: { authorization: `bearer ${HOSTILE_TOKEN}` } })).statusCode, url).toBe(url === '/api/v1/risk/status' ? 503 : 200);
+    }
+    // The read token is not a write token.
+    expect((await ro.app.inject({ method: 'POST', url: '/api/v1/kill-switch/engage', payload: { reason: 'x' }, headers: { authorization: `Bearer ${READ}` } })).statusCode).toBe(401);
+  });
+
+  it('Redis down while the breaker fails closed → degraded, the breaker store named (was: ok)', async () => {
+    const h = await ro.app.inject({ url: '/health' });
+    expect(h.statusCode).toBe(200);
+    expect(h.json()).toMatchObject({ status: 'degraded', checks: { database: { status: 'up' }, broker: { status: 'up' }, breaker_store: { status: 'down', detail: expect.stringMatching(/ECONNREFUSED.*failing closed/) } } });
+  });
+});

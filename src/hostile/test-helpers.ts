@@ -43,7 +43,7 @@ export interface Counts {
   broker_orders: number;
 }
 
-export async function hostileGateway(opts: { readTokens?: string[]; store?: StateStore; brokerKeys?: { keyId: string; secretKey: string } } = {}): Promise<HostileGateway> {
+export async function hostileGateway(opts: { readTokens?: string[]; store?: StateStore; brokerKeys?: { keyId: string; secretKey: string }; tradeUpdates?: boolean } = {}): Promise<HostileGateway> {
   const sim = await startSim({ prices: Object.fromEntries(PRICED.map((s) => [s, '100'])) });
   // Wrong keys: the broker answers 401 to everything (the gateway must say so, not crash).
   const brokerFor = opts.brokerKeys ? new AlpacaBroker({ ...opts.brokerKeys, baseUrl: sim.baseUrl, streamUrl: sim.streamUrl, timeoutMs: 3_000 }) : simBroker(sim);
@@ -62,7 +62,8 @@ export async function hostileGateway(opts: { readTokens?: string[]; store?: Stat
     metrics,
     preTradeCheck: risk.engine.preTradeCheck,
     checks: risk.healthChecks(),
-    background: { reconcileOnStart: false, retrier: false, tradeUpdates: !opts.brokerKeys },
+    // Without the trade-update stream nothing writes behind a request's back (the fuzz run counts rows).
+    background: { reconcileOnStart: false, retrier: false, tradeUpdates: opts.tradeUpdates ?? !opts.brokerKeys },
   });
   await app.register(riskRoutes, { service: risk.service, auth: bearerGuard(HOSTILE_TOKEN) });
   await app.ready();
@@ -70,7 +71,13 @@ export async function hostileGateway(opts: { readTokens?: string[]; store?: Stat
     for (const s of PRICED) prices.set(s, '100', Date.now());
   };
   mark();
-  const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+  // One statement for every count: the fuzz run takes them around each request.
+  const counts = async (): Promise<Counts> => {
+    const r = await db.query<Omit<Counts, 'broker_orders'>>(
+      'SELECT (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM order_events)::int AS order_events, (SELECT count(*) FROM risk_events)::int AS risk_events',
+    );
+    return { ...r.rows[0]!, broker_orders: sim.sim.listOrders({ status: 'all', limit: 500 }).length };
+  };
   return {
     app,
     db,
@@ -78,7 +85,7 @@ export async function hostileGateway(opts: { readTokens?: string[]; store?: Stat
     risk,
     prices,
     mark,
-    counts: async () => ({ orders: await count('orders'), order_events: await count('order_events'), risk_events: await count('risk_events'), broker_orders: sim.sim.listOrders({ status: 'all', limit: 500 }).length }),
+    counts,
     close: async () => {
       await app.close();
       await risk.close();
