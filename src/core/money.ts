@@ -59,8 +59,11 @@ export function dec(v: DecimalLike): Decimal {
     // String(v) is the shortest round-trip form, so 0.1 stays 0.1 rather than 0.1000000000000000055…
     return checked(String(v), v);
   }
-  return checked(v.trim(), v);
+  return checked(asciiTrim(v), v);
 }
+
+/** ASCII blanks only: String.prototype.trim would also remove NBSP, BOM, U+2003 and the like. */
+const asciiTrim = (s: string) => s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
 
 function checked(s: string, original: unknown): Decimal {
   const shape = s.length <= DEC_LIMITS.maxText ? decimalShape(s) : null;
@@ -79,7 +82,7 @@ function clipJson(v: unknown): string {
 /** True when dec() accepts the string (a decimal within DEC_LIMITS). */
 export function isDecimalString(s: unknown): s is string {
   if (typeof s !== 'string') return false;
-  const t = s.trim();
+  const t = asciiTrim(s);
   const shape = t.length <= DEC_LIMITS.maxText ? decimalShape(t) : null;
   return shape !== null && shape.intDigits <= DEC_LIMITS.maxIntDigits && shape.scale <= DEC_LIMITS.maxScale;
 }

@@ -316,7 +316,7 @@ function arg(args: Record<string, string>, key: string): string | undefined {
 /** `AAPL,MSFT` → ['AAPL','MSFT']; blanks around commas are tolerated, empty items are not. */
 function parseSymbolsArg(v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  return validateSymbols(v.split(',').map((s) => s.trim()));
+  return validateSymbols(v.split(/[ \t]*,[ \t]*/));
 }
 
 /** Digits only: Number() alone would accept `1e3`, `0x10`, ` 5 `. */

@@ -278,6 +278,12 @@ describe('signal service (sample data, PGlite registry, in-process bus)', () => 
       const yes = await other.app.inject({ method: 'POST', url: '/api/v1/signals/generate', payload: body, headers: { authorization: 'Bearer test-token-0123456789' } });
       expect(yes.statusCode).toBe(200);
       expect((await other.app.inject({ method: 'GET', url: '/api/v1/model/info' })).statusCode).toBe(200);
+      // Unknown fields and parameters are refused here too (issue #14): the route takes none.
+      const auth = { authorization: 'Bearer test-token-0123456789' };
+      const extra = await other.app.inject({ method: 'POST', url: '/api/v1/model/reload', payload: { force: true }, headers: auth });
+      expect([extra.statusCode, extra.json<ErrBody>().error]).toEqual([400, 'validation_failed']);
+      expect((await other.app.inject({ method: 'POST', url: '/api/v1/model/reload?force=1', headers: auth })).statusCode).toBe(400);
+      expect((await other.app.inject({ method: 'GET', url: '/api/v1/model/info?verbose=1' })).statusCode).toBe(400);
     } finally {
       await other.close();
     }

@@ -35,7 +35,7 @@ interface Query {
 export function registerListOrders(r: FastifyInstance, ctx: SimContext): void {
   r.get('/orders', { schema: listOrdersSchema }, async (req) => {
     const q = req.query as Query;
-    const symbols = q.symbols ? q.symbols.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const symbols = q.symbols ? q.symbols.split(/[ \t]*,[ \t]*/).filter(Boolean) : undefined;
     return ctx.sim.listOrders({ ...q, symbols });
   });
 }

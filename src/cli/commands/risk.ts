@@ -4,6 +4,7 @@ import type { IO } from '../context.js';
 import { createContext, type CliContext } from '../context.js';
 import { paint } from '../style.js';
 import { formatTable } from '../table.js';
+import { parseSymbol } from '../../model/symbol.js';
 
 /**
  * `kestrel risk status|trip|reset|events` and `kestrel kill-switch status|engage|disengage`.
@@ -194,7 +195,7 @@ Examples:
       const ctx = createContext('risk', io, {}, { quiet: true });
       const q = new URLSearchParams();
       if (opts.kind) q.set('kind', opts.kind);
-      if (opts.symbol) q.set('symbol', opts.symbol.toUpperCase());
+      if (opts.symbol) q.set('symbol', parseSymbol(opts.symbol, '--symbol'));
       q.set('limit', opts.limit);
       if (opts.before) q.set('before', opts.before);
       const out = await gatewayCall<{ events: Array<Record<string, unknown>>; next_before: number | null }>(ctx, opts.url, 'GET', `/api/v1/risk/events?${q}`);
