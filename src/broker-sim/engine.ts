@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { Decimal, dec, decString, isDecimalString, ZERO } from '../core/money.js';
+import { Decimal, dec, decString, ZERO } from '../core/money.js';
+import { decimalProblem, PRICE, QTY } from '../model/decimal.js';
+import { asciiUpper, trySymbol } from '../model/symbol.js';
 import type { BrokerOrder, BrokerOrderStatus, OrderSide, OrderType, TimeInForce, TradeUpdate, TradeUpdateEvent } from '../execution/broker.js';
 import { AlpacaApiError, CODES, invalid, notFound } from './errors.js';
 import { isSettable, type PriceSource } from './prices.js';
@@ -108,18 +110,18 @@ export interface AlpacaAccountJson {
   created_at: string;
 }
 
-/** The body of POST /v2/orders after JSON-schema checks (types only; meaning is checked here). */
+/** The body of POST /v2/orders after JSON-schema checks (types only; meaning is checked here). Decimals may be JSON numbers, as Alpaca accepts. */
 export interface OrderInput {
   symbol: string;
   side: string;
   type: string;
   time_in_force: string;
-  qty?: string;
-  notional?: string;
-  limit_price?: string;
-  stop_price?: string;
-  trail_price?: string;
-  trail_percent?: string;
+  qty?: string | number;
+  notional?: string | number;
+  limit_price?: string | number;
+  stop_price?: string | number;
+  trail_price?: string | number;
+  trail_percent?: string | number;
   client_order_id?: string;
   extended_hours?: boolean;
   order_class?: string;
@@ -145,7 +147,6 @@ const OPEN: ReadonlySet<BrokerOrderStatus> = new Set(['new', 'partially_filled',
 const SIDES = new Set(['buy', 'sell']);
 const TIFS = new Set(['day', 'gtc', 'ioc', 'fok', 'opg', 'cls']);
 const UNSUPPORTED_TYPES = new Set(['stop', 'stop_limit', 'trailing_stop']);
-const SYMBOL_RE = /^[A-Z][A-Z0-9.]{0,9}$/;
 const BPS = new Decimal(10_000);
 const MAX_CLIENT_ORDER_ID = 128;
 const DEFAULT_LIST_LIMIT = 50;
@@ -222,8 +223,8 @@ export class BrokerSim {
     this.partialRatio = dec(ratio);
     this.startingCash = dec(config.startingCash ?? '100000');
     this.fillDelayMs = Math.max(0, config.fillDelayMs ?? 0);
-    this.rejectSymbols = new Set((config.rejectSymbols ?? []).map((s) => s.toUpperCase()));
-    this.universe = config.symbols ? new Set(config.symbols.map((s) => s.toUpperCase())) : null;
+    this.rejectSymbols = new Set((config.rejectSymbols ?? []).map(asciiUpper));
+    this.universe = config.symbols ? new Set(config.symbols.map(asciiUpper)) : null;
     this.cash = this.startingCash;
     this.createdAt = deps.clock.now();
     this.unsubscribePrices = deps.prices.onChange ? deps.prices.onChange((symbols) => this.pricesChanged(symbols)) : null;
@@ -233,7 +234,7 @@ export class BrokerSim {
 
   /** The last price the simulator trades against: an admin/test override, else the price source. */
   price(symbol: string): string | null {
-    const s = symbol.toUpperCase();
+    const s = asciiUpper(symbol);
     return this.overrides.get(s) ?? this.deps.prices.price(s);
   }
 
@@ -247,8 +248,11 @@ export class BrokerSim {
    */
   setPrices(prices: Record<string, string>): void {
     const checked = Object.entries(prices).map(([s, p]) => {
-      if (!isDecimalString(p) || dec(p).lte(0)) throw invalid(`price of ${s} must be a positive decimal string, got ${JSON.stringify(p)}`);
-      return [s.toUpperCase(), p.trim()] as const;
+      const symbol = trySymbol(s);
+      if (symbol === null) throw invalid(`not a ticker: ${JSON.stringify(s)} (A-Z 0-9, optional .CLASS)`);
+      const problem = decimalProblem(p, PRICE);
+      if (problem) throw invalid(`price of ${symbol} ${problem}, got ${JSON.stringify(p)}`);
+      return [symbol, p] as const;
     });
     const src = this.deps.prices;
     if (isSettable(src)) {
@@ -264,7 +268,7 @@ export class BrokerSim {
   /** Call when an external price source moved without notifying (no onChange). */
   pricesChanged(symbols?: string[]): void {
     if (this.closed) return;
-    const set = symbols ? new Set(symbols.map((s) => s.toUpperCase())) : null;
+    const set = symbols ? new Set(symbols.map(asciiUpper)) : null;
     for (const o of this.sortedOrders()) {
       if (OPEN.has(o.status) && !o.timer && (!set || set.has(o.symbol))) this.schedule(o);
     }
@@ -306,7 +310,7 @@ export class BrokerSim {
     const status = q.status ?? 'open';
     const after = q.after ? parseInstant(q.after, 'after') : null;
     const until = q.until ? parseInstant(q.until, 'until') : null;
-    const symbols = q.symbols?.length ? new Set(q.symbols.map((s) => s.toUpperCase())) : null;
+    const symbols = q.symbols?.length ? new Set(q.symbols.map(asciiUpper)) : null;
     const limit = Math.min(Math.max(1, q.limit ?? DEFAULT_LIST_LIMIT), MAX_LIST_LIMIT);
     let list = this.sortedOrders().filter(
       (o) =>
@@ -355,7 +359,7 @@ export class BrokerSim {
   }
 
   getPosition(symbol: string): AlpacaPositionJson {
-    const s = symbol.toUpperCase();
+    const s = asciiUpper(symbol);
     if (!this.positions.has(s)) throw notFound('position does not exist');
     return this.positionJson(s);
   }
@@ -426,8 +430,9 @@ export class BrokerSim {
   // ---- internals ------------------------------------------------------------------------
 
   private validate(input: OrderInput): SimOrder {
-    const symbol = (input.symbol ?? '').trim().toUpperCase();
-    if (!symbol) throw invalid('symbol is required');
+    if (typeof input.symbol !== 'string' || input.symbol === '') throw invalid('symbol is required');
+    // The one ticker grammar (src/model/symbol.ts): ASCII upper-casing only, no trimming.
+    const symbol = trySymbol(input.symbol);
     if (!SIDES.has(input.side)) throw invalid(`invalid side: ${JSON.stringify(input.side)}`);
     if (UNSUPPORTED_TYPES.has(input.type)) throw invalid(`order type "${input.type}" is not supported by the simulator (market and limit only)`);
     if (input.type !== 'market' && input.type !== 'limit') throw invalid(`invalid order type: ${JSON.stringify(input.type)}`);
@@ -438,7 +443,8 @@ export class BrokerSim {
     if (input.notional !== undefined) throw invalid('notional orders are not supported by the simulator; send qty');
     if (input.stop_price !== undefined || input.trail_price !== undefined || input.trail_percent !== undefined) throw invalid('stop_price, trail_price and trail_percent need stop or trailing-stop orders, which the simulator does not support');
     if (input.qty === undefined || input.qty === '') throw invalid('qty is required');
-    if (!isDecimalString(input.qty)) throw invalid(`invalid qty: ${JSON.stringify(input.qty)}`);
+    const qtyProblem = decimalProblem(input.qty, { ...QTY, allowNumber: true });
+    if (qtyProblem) throw invalid(`invalid qty ${JSON.stringify(input.qty)}: ${qtyProblem}`);
     const qty = dec(input.qty);
     if (qty.lte(0)) throw invalid('qty must be > 0');
     if (!qty.isInteger()) throw invalid('fractional qty is not supported by the simulator (whole shares only)');
@@ -446,7 +452,8 @@ export class BrokerSim {
     let limitPrice: Decimal | null = null;
     if (input.type === 'limit') {
       if (input.limit_price === undefined || input.limit_price === '') throw invalid('limit_price is required for limit orders');
-      if (!isDecimalString(input.limit_price) || dec(input.limit_price).lte(0)) throw invalid(`invalid limit_price: ${JSON.stringify(input.limit_price)}`);
+      const priceProblem = decimalProblem(input.limit_price, { ...PRICE, allowNumber: true });
+      if (priceProblem) throw invalid(`invalid limit_price ${JSON.stringify(input.limit_price)}: ${priceProblem}`);
       limitPrice = dec(input.limit_price);
       const dp = limitPrice.gte(1) ? 2 : 4;
       if (limitPrice.decimalPlaces() > dp) {
@@ -456,7 +463,7 @@ export class BrokerSim {
       throw invalid('limit_price must not be set for market orders');
     }
 
-    if (!SYMBOL_RE.test(symbol) || (this.universe && !this.universe.has(symbol))) throw invalid(`asset "${symbol}" not found`);
+    if (symbol === null || (this.universe && !this.universe.has(symbol))) throw invalid(`asset ${JSON.stringify(symbol ?? input.symbol)} not found`);
 
     const clientOrderId = input.client_order_id ?? randomUUID();
     if (clientOrderId.length > MAX_CLIENT_ORDER_ID) throw invalid(`client_order_id must be no more than ${MAX_CLIENT_ORDER_ID} characters`);

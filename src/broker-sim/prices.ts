@@ -1,4 +1,5 @@
-import { dec } from '../core/money.js';
+import { decimalProblem, PRICE } from '../model/decimal.js';
+import { asciiUpper, trySymbol } from '../model/symbol.js';
 
 /** Where the simulated broker gets "the market": the last price of a symbol, or null if none yet. */
 export interface PriceSource {
@@ -21,11 +22,11 @@ export class StaticPrices implements SettablePriceSource {
   private readonly listeners = new Set<(symbols: string[]) => void>();
 
   constructor(initial: Record<string, string> = {}) {
-    for (const [symbol, price] of Object.entries(initial)) this.prices.set(symbol.toUpperCase(), checkPrice(symbol, price));
+    for (const [symbol, price] of Object.entries(initial)) this.prices.set(checkSymbol(symbol), checkPrice(symbol, price));
   }
 
   price(symbol: string): string | null {
-    return this.prices.get(symbol.toUpperCase()) ?? null;
+    return this.prices.get(asciiUpper(symbol)) ?? null;
   }
 
   /** Sets (or with null, removes) one price and notifies listeners. */
@@ -36,7 +37,7 @@ export class StaticPrices implements SettablePriceSource {
   setMany(prices: Record<string, string | null>): void {
     const changed: string[] = [];
     // Validate everything first so a bad entry changes nothing.
-    const checked = Object.entries(prices).map(([s, p]) => [s.toUpperCase(), p === null ? null : checkPrice(s, p)] as const);
+    const checked = Object.entries(prices).map(([s, p]) => [checkSymbol(s), p === null ? null : checkPrice(s, p)] as const);
     for (const [symbol, price] of checked) {
       if (price === null) this.prices.delete(symbol);
       else this.prices.set(symbol, price);
@@ -51,13 +52,15 @@ export class StaticPrices implements SettablePriceSource {
   }
 }
 
+function checkSymbol(symbol: string): string {
+  const s = trySymbol(symbol);
+  if (s === null) throw new RangeError(`not a ticker: ${JSON.stringify(symbol)} (A-Z 0-9, optional .CLASS)`);
+  return s;
+}
+
+/** The one bounded price rule (src/model/decimal.ts): 0 < p < 1e9, at most 10 places, plain text. */
 function checkPrice(symbol: string, price: string): string {
-  let d;
-  try {
-    d = dec(price);
-  } catch {
-    throw new RangeError(`price of ${symbol} is not a decimal: ${JSON.stringify(price)}`);
-  }
-  if (!d.isFinite() || d.lte(0)) throw new RangeError(`price of ${symbol} must be positive, got ${price}`);
-  return price.trim();
+  const problem = decimalProblem(price, PRICE);
+  if (problem) throw new RangeError(`price of ${symbol} ${problem}, got ${JSON.stringify(price)}`);
+  return price;
 }

@@ -36,6 +36,17 @@ describe('kestrel CLI', () => {
     expect(r.code).toBe(0);
   });
 
+  it('--capital goes through the one bounded parser before anything starts: exit 2, one line (issue #14)', async () => {
+    for (const [cmd, v] of [['up', '1e1000000000'], ['up', '100 000'], ['paper-run', '-5'], ['paper-run', '1e15']] as const) {
+      const r = await run(cmd, '--capital', v);
+      expect(r.code, `${cmd} ${v}`).toBe(2);
+      expect(r.err, `${cmd} ${v}`).toMatch(/^kestrel: --capital (is out of range|must be)/);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    }
+    const pct = await run('paper-run', '--max-position-pct', '1.5');
+    expect([pct.code, pct.err.trim()]).toEqual([2, 'kestrel: --max-position-pct must be at most 1']);
+  });
+
   it('etl --json prints one JSON report on stdout', async () => {
     const file = writeBarsCsv(join(tmp.dir, 'again.csv'), [bar('AAA', '2019-06-05', 12)]);
     const r = await run('etl', '--input', file, '--data-dir', dataDir, '--json');

@@ -54,15 +54,17 @@ export interface Stack {
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
-  const [{ buildBrokerSimApp }, { AlpacaBroker }, signalsMod, orch, { openCatalog }] = await Promise.all([
+  const [{ buildBrokerSimApp }, { AlpacaBroker }, signalsMod, orch, { openCatalog }, { accessFor, isLoopback }] = await Promise.all([
     import('../broker-sim/index.js'),
     import('../execution/brokers/alpaca.js'),
     import('../signals/index.js'),
     import('../orchestrator/index.js'),
     import('../data/catalog.js'),
+    import('../observability/auth.js'),
   ]);
   const { config, clock, logger, db, bus } = o;
   const host = o.ports === 'configured' ? config.host : '127.0.0.1';
+  const { readTokens } = accessFor(config, host);
   const port = (name: keyof Config['ports']) => (o.ports === 'configured' ? config.ports[name] : 0);
   const closers: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -71,9 +73,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     // Simulated broker (the embedded default; BROKER=alpaca points the gateway elsewhere).
     const prices = o.prices ?? new StaticPrices({});
+    const ownKeys = Boolean(config.alpaca.keyId && config.alpaca.secretKey);
     const keys = { apiKeyId: config.alpaca.keyId ?? 'kestrel-sim', apiSecretKey: config.alpaca.secretKey ?? 'kestrel-sim' };
     const sim = await buildBrokerSimApp({ clock, logger: logger.child({ service: 'broker-sim' }), prices, config: { ...keys, ...o.sim } });
-    await sim.app.listen({ host, port: port('brokerSim') });
+    // With the well-known default keys the simulator is this process's own: it stays on loopback.
+    const simHost = ownKeys || isLoopback(host) ? host : '127.0.0.1';
+    if (simHost !== host) logger.warn({ host: simHost }, 'broker-sim listens on loopback only: set ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY to serve it on HOST');
+    await sim.app.listen({ host: simHost, port: port('brokerSim') });
     closers.push(() => sim.app.close());
     const simUrl = urlOf(sim.app.server.address());
 
@@ -82,7 +88,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         ? AlpacaBroker.fromConfig(config, logger)
         : new AlpacaBroker({ keyId: keys.apiKeyId, secretKey: keys.apiSecretKey, baseUrl: simUrl, logger: logger.child({ service: 'alpaca-client' }) });
 
-    const { gateway, risk: wiring } = await buildRiskedGateway({ config, db, bus, broker, clock, logger: logger.child({ service: 'gateway' }) });
+    const { gateway, risk: wiring } = await buildRiskedGateway({ config, db, bus, broker, clock, logger: logger.child({ service: 'gateway' }), readTokens });
     if (wiring) closers.push(() => wiring.close());
     await gateway.listen({ host, port: port('gateway') });
     closers.push(() => gateway.close());
@@ -90,7 +96,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     const catalog = await openCatalog(config.dataDir);
     closers.push(async () => catalog.close());
-    const signals = await signalsMod.buildSignalsApp({ db: o.registryDb ?? db, bus, clock, logger: logger.child({ service: 'signals' }), dataDir: config.dataDir, pollMs: o.modelPollMs, apiToken: config.apiToken });
+    const signals = await signalsMod.buildSignalsApp({ db: o.registryDb ?? db, bus, clock, logger: logger.child({ service: 'signals' }), dataDir: config.dataDir, pollMs: o.modelPollMs, apiToken: config.apiToken, readTokens });
     await signals.listen({ host, port: port('signals') });
     closers.push(() => signals.close());
     const signalsUrl = urlOf(signals.server.address());
@@ -99,13 +105,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       db,
       clock,
       logger: logger.child({ service: 'orchestrator' }),
-      signals: new signalsMod.HttpSignalsClient({ baseUrl: signalsUrl, apiToken: config.apiToken }),
-      gateway: new orch.HttpGatewayClient({ baseUrl: gatewayUrl, apiToken: config.apiToken }),
+      // API_TOKEN is good for reads too; with only READ_TOKEN set, writes are open and reads need it.
+      signals: new signalsMod.HttpSignalsClient({ baseUrl: signalsUrl, apiToken: config.apiToken ?? config.readToken }),
+      gateway: new orch.HttpGatewayClient({ baseUrl: gatewayUrl, apiToken: config.apiToken ?? config.readToken }),
       prices: new orch.CatalogPriceSource(catalog),
       sizingLimits: wiring?.engine,
       bus: o.consumeSignals ? bus : undefined,
       strategies: o.strategies,
       apiToken: config.apiToken,
+      readTokens,
       background: { consumer: Boolean(o.consumeSignals), scheduler: false },
     });
     await orchestrator.listen({ host, port: port('orchestrator') });
@@ -147,17 +155,19 @@ export async function buildRiskedGateway(o: {
   clock: Clock;
   logger: Logger;
   faults?: import('../execution/context.js').GatewayDeps['faults'];
+  /** Tokens reads need (accessFor); none = reads open. */
+  readTokens?: readonly string[];
 }): Promise<{ gateway: GatewayApp; risk: RiskWiring | null }> {
   const [{ buildGatewayApp }, { bearerGuard }, risk, { openCatalog }] = await Promise.all([
     import('../execution/app.js'),
-    import('../execution/auth.js'),
+    import('../observability/auth.js'),
     import('../risk/index.js'),
     import('../data/catalog.js'),
   ]);
   const { config } = o;
   if (!config.riskEnabled) {
     o.logger.warn('RISK_ENABLED=false: pre-trade risk checks are OFF — orders go to the broker unchecked');
-    const gateway = await buildGatewayApp({ db: o.db, broker: o.broker, clock: o.clock, logger: o.logger, dryRun: config.dryRun, apiToken: config.apiToken, faults: o.faults });
+    const gateway = await buildGatewayApp({ db: o.db, broker: o.broker, clock: o.clock, logger: o.logger, dryRun: config.dryRun, apiToken: config.apiToken, readTokens: o.readTokens, faults: o.faults });
     return { gateway, risk: null };
   }
   const riskConfig = risk.loadRiskConfig({ env: config.riskEnv });
@@ -175,7 +185,19 @@ export async function buildRiskedGateway(o: {
       : undefined,
   });
   try {
-    const gateway = await buildGatewayApp({ db: o.db, broker: o.broker, clock: o.clock, logger: o.logger, dryRun: config.dryRun, apiToken: config.apiToken, preTradeCheck: wiring.engine.preTradeCheck, faults: o.faults });
+    const gateway = await buildGatewayApp({
+      db: o.db,
+      broker: o.broker,
+      clock: o.clock,
+      logger: o.logger,
+      dryRun: config.dryRun,
+      apiToken: config.apiToken,
+      readTokens: o.readTokens,
+      preTradeCheck: wiring.engine.preTradeCheck,
+      faults: o.faults,
+      // Risk reads last prices from the bus and the breaker from its store: both are dependencies.
+      checks: [...wiring.healthChecks(), o.bus.healthCheck('price_cache', false)],
+    });
     await gateway.register(risk.riskRoutes, { service: wiring.service, auth: bearerGuard(config.apiToken) });
     wiring.service.attachDerisk(risk.gatewayDeriskOps(gateway.gateway.ctx), { metrics: wiring.metrics });
     return { gateway, risk: wiring };

@@ -43,3 +43,19 @@ describe('service config', () => {
     }
   });
 });
+
+describe('bearer tokens (issue #14)', () => {
+  it('refuses blank, short, spaced and low-variety tokens, naming the variable and how to make one', () => {
+    for (const bad of [' '.repeat(16), '\t'.repeat(20), 'short', 'a'.repeat(32), '1212121212121212', 'abcdefg abcdefgh', 'abcdefghijklmnoé', 'abcdefghijklmnop\n']) {
+      expect(() => loadConfig({ API_TOKEN: bad }), JSON.stringify(bad)).toThrow(/^invalid API_TOKEN: .*openssl rand -hex 24/);
+      expect(() => loadConfig({ READ_TOKEN: bad }), JSON.stringify(bad)).toThrow(/^invalid READ_TOKEN: /);
+    }
+    expect(() => loadConfig({ API_TOKEN: ' '.repeat(16) })).toThrow(InputError);
+  });
+
+  it('accepts a generated token, and an empty variable is unset', () => {
+    const t = '3f9c2a7be1d04c58a6f1e2d3c4b5a697f8e9d0c1b2a39485';
+    expect(loadConfig({ API_TOKEN: t, READ_TOKEN: 'read-0123456789abcdef' })).toMatchObject({ apiToken: t, readToken: 'read-0123456789abcdef' });
+    expect(loadConfig({ API_TOKEN: '' }).apiToken).toBeUndefined();
+  });
+});

@@ -23,7 +23,10 @@ export interface Config {
   broker: 'sim' | 'alpaca';
   alpaca: { baseUrl?: string; streamUrl?: string; dataUrl?: string; keyId?: string; secretKey?: string };
   dryRun: boolean;
+  /** Bearer token of the mutating routes (and of reads off loopback unless READ_TOKEN is set). */
   apiToken?: string;
+  /** Bearer token that reads (GET) need; API_TOKEN is accepted for reads too. */
+  readToken?: string;
   host: string;
   ports: { gateway: number; brokerSim: number; signals: number; orchestrator: number; marketdata: number; replay: number };
   /** Where other services are when they run as separate processes (default: HOST and their port). */
@@ -56,9 +59,12 @@ export class EnvReader {
     return this.raw(key) ?? fallback;
   }
 
-  secret(key: string, minLength: number, fix: string): string | undefined {
+  /** A bearer token under TOKEN_POLICY; set but empty counts as unset (the value is never echoed). */
+  token(key: string): string | undefined {
     const v = this.raw(key);
-    if (v !== undefined && v.length < minLength) this.fail(key, fix, true);
+    if (v === undefined) return undefined;
+    const problem = tokenProblem(v);
+    if (problem) this.fail(key, `${problem}; generate one with: openssl rand -hex 24 (or unset it to serve on 127.0.0.1 only)`, true);
     return v;
   }
 
@@ -112,6 +118,23 @@ export class EnvReader {
   }
 }
 
+/**
+ * What a bearer token must be: 16 to 512 visible ASCII characters (no spaces: HTTP trims header
+ * values, so a token with blanks could never match), at least 8 distinct ones (refuses
+ * "aaaaaaaaaaaaaaaa", "1212121212121212" and 16 spaces). `openssl rand -hex 24` passes.
+ */
+export const TOKEN_POLICY = { minLength: 16, maxLength: 512, minDistinct: 8 } as const;
+
+/** Why a token is unacceptable (reads after the variable name), or null. */
+export function tokenProblem(v: string): string | null {
+  if (v.trim() === '') return 'is blank';
+  if (!/^[\x21-\x7e]+$/.test(v)) return 'must be visible ASCII characters only (no spaces, tabs or line breaks)';
+  if (v.length < TOKEN_POLICY.minLength) return `is too short: use at least ${TOKEN_POLICY.minLength} characters`;
+  if (v.length > TOKEN_POLICY.maxLength) return `is too long: use at most ${TOKEN_POLICY.maxLength} characters`;
+  if (new Set(v).size < TOKEN_POLICY.minDistinct) return `is too easy to guess: use at least ${TOKEN_POLICY.minDistinct} different characters`;
+  return null;
+}
+
 /** Loads `.env` from the working directory (without overriding real environment variables). */
 export function loadDotEnv(cwd = process.cwd()): void {
   const file = resolve(cwd, '.env');
@@ -138,7 +161,8 @@ export function loadConfig(env: Env = process.env): Config {
       secretKey: e.str('ALPACA_API_SECRET_KEY'),
     },
     dryRun: e.bool('DRY_RUN', false),
-    apiToken: e.secret('API_TOKEN', 16, 'use at least 16 characters (e.g. openssl rand -hex 24), or unset it on 127.0.0.1'),
+    apiToken: e.token('API_TOKEN'),
+    readToken: e.token('READ_TOKEN'),
     host: e.str('HOST', '127.0.0.1'),
     ports: {
       gateway: e.port('GATEWAY_PORT', 7301),

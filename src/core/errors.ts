@@ -20,6 +20,22 @@ export class InputError extends KestrelError {
   }
 }
 
+/**
+ * One input value is wrong: which field, and why (the reason reads after the field name:
+ * `limit_price` + `must be greater than 0`). Services answer 422 with `details: [{field, reason}]`;
+ * the CLI prints `field reason` and exits 2. A domain error, not an HTTP one: parsers in
+ * src/model throw it whatever the entry point.
+ */
+export class FieldError extends InputError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+    code = 'invalid_value',
+  ) {
+    super(`${field} ${reason}`, code);
+  }
+}
+
 /** The work ran and failed on its own terms (e.g. a quality tolerance was exceeded). */
 export class FailureError extends KestrelError {
   constructor(message: string, code = 'failed') {

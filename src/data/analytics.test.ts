@@ -271,7 +271,7 @@ describe('analytics helper validation', () => {
   const bad: Array<[string, Record<string, string>]> = [
     ['returns', { symbols: "AAPL';DROP" }],
     ['returns', { symbols: "AAPL'); DROP TABLE bars; --" }],
-    ['returns', { symbols: 'aapl' }],
+    ['returns', { symbols: 'MſFT' }], // Unicode case folding would make it MSFT
     ['returns', { symbols: 'AAPL,,MSFT' }],
     ['returns', { symbols: '' }],
     ['returns', { symbols: 'ABCDEFGHIJK' }],
@@ -320,8 +320,8 @@ describe('analytics helper validation', () => {
     expect(() => buildHelperSql('toString')).toThrow(InputError);
   });
 
-  it('accepts valid tickers with dots and dashes, at the window limits', () => {
-    expect(buildHelperSql('returns', { symbols: 'BRK.B,BF-B' })).toContain(`'BRK.B', 'BF-B'`);
+  it('accepts valid tickers (ASCII lower case upper-cased, vendor dashes read as the class point), at the window limits', () => {
+    expect(buildHelperSql('returns', { symbols: 'BRK.B,BF-B,aapl' })).toContain(`'BRK.B', 'BF.B', 'AAPL'`);
     expect(buildHelperSql('rolling_volatility', { window: '1000' })).toContain('999 PRECEDING');
     expect(buildHelperSql('top_movers', { limit: '1' })).toContain('LIMIT 1');
   });

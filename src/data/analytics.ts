@@ -10,9 +10,8 @@
  */
 import { isTradingDateString } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
+import { tryVendorSymbol } from '../model/symbol.js';
 
-/** Ticker pattern: upper-case letter first, then up to 9 of A-Z 0-9 `.` `-` (e.g. `BRK.B`, `BF-B`). */
-export const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,9}$/;
 /** Largest accepted window / limit: keeps frames and result sizes sane. */
 export const MAX_WINDOW = 1000;
 /** Trading days per year, for annualising daily volatility. */
@@ -52,14 +51,13 @@ export type CoverageOptions = RangeOptions;
 // Validation: everything that reaches SQL text goes through one of these.
 // ---------------------------------------------------------------------------
 
-/** Validates a symbol list; returns it de-duplicated in first-seen order. */
+/** Validates a symbol list (the one ticker grammar; BF-B is read as BF.B, as ingest stores it); returns it de-duplicated in first-seen order. */
 export function validateSymbols(symbols: readonly string[], name = 'symbols'): string[] {
   if (!Array.isArray(symbols) || symbols.length === 0) throw new InputError(`${name}: give at least one symbol`);
   const out: string[] = [];
-  for (const s of symbols) {
-    if (typeof s !== 'string' || !SYMBOL_RE.test(s)) {
-      throw new InputError(`${name}: ${JSON.stringify(s)} is not a valid symbol (expected e.g. AAPL, BRK.B: upper-case, at most 10 characters)`);
-    }
+  for (const given of symbols) {
+    const s = tryVendorSymbol(given);
+    if (s === null) throw new InputError(`${name}: ${JSON.stringify(given)} is not a valid symbol (expected e.g. AAPL, BRK.B: A-Z 0-9, optional .CLASS, ASCII only)`);
     if (!out.includes(s)) out.push(s);
   }
   return out;
@@ -318,7 +316,7 @@ function arg(args: Record<string, string>, key: string): string | undefined {
 /** `AAPL,MSFT` → ['AAPL','MSFT']; blanks around commas are tolerated, empty items are not. */
 function parseSymbolsArg(v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  return validateSymbols(v.split(',').map((s) => s.trim()));
+  return validateSymbols(v.split(/[ \t]*,[ \t]*/));
 }
 
 /** Digits only: Number() alone would accept `1e3`, `0x10`, ` 5 `. */

@@ -1,5 +1,6 @@
 import { dayNumber } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
+import { isSymbol } from '../model/symbol.js';
 import { allocBars, type SymbolBars } from './bars.js';
 import type { Catalog } from './catalog.js';
 
@@ -10,7 +11,7 @@ import type { Catalog } from './catalog.js';
 export async function loadAdjustedBars(cat: Catalog, opts: { symbols?: readonly string[]; from?: string; to?: string } = {}): Promise<Map<string, SymbolBars>> {
   const where: string[] = [];
   if (opts.symbols?.length) {
-    for (const s of opts.symbols) if (!/^[A-Z][A-Z0-9.-]{0,9}$/.test(s)) throw new InputError(`bad symbol ${JSON.stringify(s)}`);
+    for (const s of opts.symbols) if (!isSymbol(s)) throw new InputError(`bad symbol ${JSON.stringify(s)}`);
     where.push(`symbol IN (${opts.symbols.map((s) => `'${s}'`).join(', ')})`);
   }
   for (const [k, op] of [['from', '>='], ['to', '<=']] as const) {

@@ -1,5 +1,6 @@
 import { dayNumber, dayString } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
+import { tryVendorSymbol } from '../model/symbol.js';
 import type { CorporateAction, SymbolBars } from './bars.js';
 
 /**
@@ -14,7 +15,6 @@ import type { CorporateAction, SymbolBars } from './bars.js';
 // ---------------------------------------------------------------------------
 // CSV
 
-const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,9}$/;
 const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const RATIO_RE = /^([^:]+):([^:]+)$/;
 
@@ -29,9 +29,11 @@ const COLUMN_ALIASES: Record<string, 'symbol' | 'ex_date' | 'type' | 'value'> = 
   amount: 'value',
 };
 
+/** Blanks around a field are CSV layout: ASCII spaces and tabs only (NBSP, BOM and the like are data). */
+const asciiTrim = (s: string) => s.replace(/^[ \t]+|[ \t]+$/g, '');
 function unquote(s: string): string {
-  const t = s.trim();
-  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1).replace(/""/g, '"').trim() : t;
+  const t = asciiTrim(s);
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? asciiTrim(t.slice(1, -1).replace(/""/g, '"')) : t;
 }
 
 function strictNumber(s: string): number {
@@ -87,8 +89,9 @@ export function parseActionsCsv(text: string, file: string): CorporateAction[] {
     const f = raw.split(',');
     if (f.length < width) fail(at, `expected at least ${width} fields, got ${f.length}`);
 
-    const symbol = unquote(f[col.symbol]!).toUpperCase();
-    if (!SYMBOL_RE.test(symbol)) fail(at, `bad symbol "${symbol}"`);
+    // The one ticker grammar (src/model/symbol.ts); vendor classes BRK-B, BRK/B become BRK.B.
+    const given = unquote(f[col.symbol]!);
+    const symbol = tryVendorSymbol(given) ?? fail(at, `bad symbol ${JSON.stringify(given)}`);
     const exDate = unquote(f[col.ex_date]!);
     if (!Number.isFinite(dayNumber(exDate))) fail(at, `ex_date must be a real YYYY-MM-DD date, got "${exDate}"`);
     const typeText = unquote(f[col.type]!);

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { dayNumber } from '../core/clock.js';
 import { InputError } from '../core/errors.js';
+import { tryVendorSymbol } from '../model/symbol.js';
 import { allocBars, type SymbolBars } from './bars.js';
 
 /**
@@ -32,7 +33,8 @@ export interface ParsedBars {
 
 const REQUIRED = ['date', 'symbol', 'open', 'high', 'low', 'close', 'volume'] as const;
 const NUMERIC = ['open', 'high', 'low', 'close', 'adj_close', 'volume'] as const;
-const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,9}$/;
+/** Prices and volumes beyond this are not market data (a stray exponent, a corrupted field). */
+export const MAX_BAR_VALUE = 1e15;
 
 /** Strict decimal number: optional sign, digits, optional fraction and exponent. NaN otherwise. */
 export function parseNumber(s: string): number {
@@ -87,8 +89,9 @@ interface Builder {
   ln: number[];
 }
 
+/** Blanks around a field are CSV layout: ASCII spaces and tabs only (NBSP, BOM and the like are data, and refused). */
 function unquote(s: string): string {
-  const t = s.trim();
+  const t = s.replace(/^[ \t]+|[ \t]+$/g, '');
   return t.length >= 2 && t.charCodeAt(0) === 34 && t.charCodeAt(t.length - 1) === 34 ? t.slice(1, -1) : t;
 }
 
@@ -202,10 +205,11 @@ function parseBarText(
     if (line.length === 0) continue;
     const f = line.split(',');
     const at = lineNo;
-    const symbol = f.length > iSym ? unquote(f[iSym]!).toUpperCase() : '';
+    const given = f.length > iSym ? unquote(f[iSym]!) : '';
+    // The one ticker grammar (src/model/symbol.ts); vendor classes BRK-B, BRK/B become BRK.B.
+    const symbol = tryVendorSymbol(given);
     const date = f.length > iDate ? unquote(f[iDate]!) : '';
-    const bad = (column: string | null, detail: string) =>
-      issues.push({ file, line: at, column, symbol: SYMBOL_RE.test(symbol) ? symbol : null, date: Number.isFinite(dayNumber(date)) ? date : null, detail });
+    const bad = (column: string | null, detail: string) => issues.push({ file, line: at, column, symbol, date: Number.isFinite(dayNumber(date)) ? date : null, detail });
     if (f.length !== width) {
       const quoted = f.length > width && line.includes('"') ? ' (a comma inside quotes? quoted fields are not supported)' : '';
       bad(null, `expected ${width} fields (${names.join(',')}), found ${f.length}${quoted}`);
@@ -216,8 +220,8 @@ function parseBarText(
       bad('date', dateProblem(date));
       continue;
     }
-    if (!SYMBOL_RE.test(symbol)) {
-      bad('symbol', `symbol ${JSON.stringify(symbol)} is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)`);
+    if (symbol === null) {
+      bad('symbol', `symbol ${JSON.stringify(given)} is not a ticker (a letter, then up to 9 of A-Z 0-9, optionally a class: BRK.B or BRK-B)`);
       continue;
     }
     let ok = true;
@@ -229,7 +233,7 @@ function parseBarText(
       }
       const raw = f[idx]!;
       const v = parseNumber(raw.charCodeAt(0) === 34 || raw.charCodeAt(0) === 32 ? unquote(raw) : raw);
-      if (!Number.isFinite(v)) {
+      if (!Number.isFinite(v) || Math.abs(v) >= MAX_BAR_VALUE) {
         bad(NUMERIC[k]!, numberProblem(NUMERIC[k]!, raw));
         ok = false;
         break;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createServiceApp, type HealthCheck } from '../observability/http-app.js';
-import { bearerGuard } from './auth.js';
+import { bearerGuard } from '../observability/auth.js';
 import { createGatewayContext, type GatewayContext, type GatewayDeps } from './context.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { Retrier, type RetrierOptions } from './retrier.js';
@@ -20,6 +20,10 @@ import { TradeUpdateConsumer } from './trade-updates.js';
 export interface GatewayAppOptions extends GatewayDeps {
   /** Bearer token for mutating endpoints; none = open (the CLI allows that on loopback only). */
   apiToken?: string;
+  /** Tokens reads need (accessFor in observability/auth.ts); none = reads open. */
+  readTokens?: readonly string[];
+  /** More /health dependencies (e.g. risk's breaker store and price cache). */
+  checks?: HealthCheck[];
   version?: string;
   /**
    * Background work started when the app is ready and stopped when it closes. Defaults: all on,
@@ -162,6 +166,8 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<GatewayA
     });
   }
 
+  checks.push(...(opts.checks ?? []));
+
   const { app } = await createServiceApp({
     name: 'gateway',
     version: opts.version ?? '0.1.0',
@@ -170,6 +176,7 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<GatewayA
     description: 'Execution gateway: idempotent orders (write-ahead, deterministic client_order_id), fills, positions, reconciliation, kill switch.' + (dry ? ' DRY RUN: orders are recorded, never sent.' : ''),
     checks,
     bodyLimit: 16 * 1024,
+    readTokens: opts.readTokens,
   });
 
   const deps: RouteDeps = { ctx, guard: bearerGuard(opts.apiToken), reconcile: (trigger) => runtime.reconcile(trigger) };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decString } from '../core/money.js';
 import type { OrderSide, OrderType } from './broker.js';
+import { asciiUpper } from '../model/symbol.js';
 
 /**
  * Deterministic client_order_id: the identity of an order intent. The same intent submitted
@@ -58,7 +59,8 @@ export function canonicalIntent(o: OrderIntent): string {
   return JSON.stringify([
     'kestrel/v1',
     o.strategy_id,
-    o.symbol.toUpperCase(),
+    // ASCII only (the symbol is canonical already; Unicode case rules would map 'ſ' to 'S').
+    asciiUpper(o.symbol),
     o.side,
     decString(o.qty),
     o.order_type,

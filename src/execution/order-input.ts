@@ -1,5 +1,8 @@
 import { isTradingDateString } from '../core/clock.js';
-import { dec, decString, isDecimalString } from '../core/money.js';
+import { FieldError } from '../core/errors.js';
+import { dec, decString, type Decimal } from '../core/money.js';
+import { parsePrice, parseQty } from '../model/decimal.js';
+import { parseSymbol } from '../model/symbol.js';
 import { HttpError } from '../observability/http-app.js';
 import type { OrderSide, OrderType, TimeInForce } from './broker.js';
 import { clientOrderIdProblem, deriveClientOrderId, type OrderIntent } from './client-order-id.js';
@@ -31,8 +34,6 @@ export interface NewOrder extends PreTradeOrder {
 
 export const STRATEGY_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
 const STRATEGY_ID_RE = new RegExp(STRATEGY_ID_PATTERN);
-/** Upper-case ticker, optional share class (BRK.B). */
-const SYMBOL_RE = /^[A-Z][A-Z0-9]{0,9}(\.[A-Z0-9]{1,3})?$/;
 export const MAX_QTY = 10_000_000;
 
 export function parseOrderRequest(body: OrderRequest, today: string): NewOrder {
@@ -41,13 +42,23 @@ export function parseOrderRequest(body: OrderRequest, today: string): NewOrder {
 
   if (!STRATEGY_ID_RE.test(body.strategy_id)) bad('strategy_id', 'must be 1-64 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit');
 
-  const symbol = body.symbol.trim().toUpperCase();
-  if (!SYMBOL_RE.test(symbol)) bad('symbol', 'must be a US equity ticker such as AAPL or BRK.B');
+  // Each value is parsed from its text by the one bounded parser (src/model) before any
+  // arithmetic: a refused value is reported with its field, and nothing else happens.
+  const field = <T>(parse: () => T): T | null => {
+    try {
+      return parse();
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      bad(e.field, e.reason);
+      return null;
+    }
+  };
+
+  const symbol = field(() => parseSymbol(body.symbol, 'symbol')) ?? '';
 
   let qty = '';
-  if (!isDecimalString(body.qty)) bad('qty', 'must be a decimal number of shares, e.g. "10"');
-  else {
-    const q = dec(body.qty);
+  const q: Decimal | null = field(() => parseQty(body.qty, 'qty'));
+  if (q) {
     if (q.lte(0)) bad('qty', 'must be greater than 0');
     else if (!q.isInteger()) bad('qty', 'must be a whole number of shares (fractional orders are not supported)');
     else if (q.gt(MAX_QTY)) bad('qty', `must be at most ${MAX_QTY}`);
@@ -58,12 +69,10 @@ export function parseOrderRequest(body: OrderRequest, today: string): NewOrder {
   const givenLimit = body.limit_price !== undefined && body.limit_price !== null;
   if (body.order_type === 'limit') {
     if (!givenLimit) bad('limit_price', 'is required for limit orders');
-    else if (!isDecimalString(body.limit_price!)) bad('limit_price', 'must be a decimal price, e.g. "187.25"');
     else {
-      const p = dec(body.limit_price!);
-      if (p.lte(0)) bad('limit_price', 'must be greater than 0');
-      else if (p.decimalPlaces() > (p.gte(1) ? 2 : 4)) bad('limit_price', 'sub-penny increments are not allowed (2 decimals at or above $1, 4 below)');
-      else limitPrice = decString(p);
+      const p = field(() => parsePrice(body.limit_price, 'limit_price'));
+      if (p && p.decimalPlaces() > (p.gte(1) ? 2 : 4)) bad('limit_price', 'sub-penny increments are not allowed (2 decimals at or above $1, 4 below)');
+      else if (p) limitPrice = decString(p);
     }
   } else if (givenLimit) {
     bad('limit_price', 'must not be set for market orders');

@@ -1,6 +1,8 @@
 import { dec, decString, sum } from '../core/money.js';
+import { asciiUpper } from '../model/symbol.js';
 import { HttpError } from '../observability/http-app.js';
-import { BrokerUnavailableError, type BrokerAccount } from './broker.js';
+import { parseInstantParam } from '../observability/params.js';
+import { BrokerRejectedError, BrokerUnavailableError, type BrokerAccount } from './broker.js';
 import type { GatewayContext } from './context.js';
 import { ORDER_COLUMNS, type OrderRow, type PositionRow } from './model.js';
 import { isOrderStatus, type OrderStatus } from './order-state.js';
@@ -38,13 +40,10 @@ export async function listOrders(ctx: GatewayContext, q: OrderListQuery): Promis
     if (bad.length) throw new HttpError(400, 'validation_failed', `unknown status ${bad.join(', ')}`, [{ field: 'status', reason: 'must be a comma-separated list of order statuses' }]);
     add('status = ANY(?::text[])', statuses as OrderStatus[]);
   }
-  if (q.symbol) add('symbol = ?', q.symbol.toUpperCase());
+  // The route's schema checked every parameter's format; symbols are upper-cased ASCII only.
+  if (q.symbol) add('symbol = ?', asciiUpper(q.symbol));
   if (q.strategy_id) add('strategy_id = ?', q.strategy_id);
-  if (q.since) {
-    const t = Date.parse(q.since);
-    if (!Number.isFinite(t)) throw new HttpError(400, 'validation_failed', 'since must be an ISO-8601 instant', [{ field: 'since', reason: 'must be an ISO-8601 instant, e.g. 2025-01-17T14:30:00Z' }]);
-    add('created_at >= ?::timestamptz', new Date(t).toISOString());
-  }
+  if (q.since) add('created_at >= ?::timestamptz', parseInstantParam(q.since, 'since'));
   if (q.cursor) {
     const c = decodeCursor(q.cursor);
     params.push(c.created_at, c.id);
@@ -65,7 +64,7 @@ function encodeCursor(o: OrderRow): string {
 function decodeCursor(s: string): { created_at: string; id: string } {
   try {
     const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && Number.isFinite(Date.parse(v[0])) && typeof v[1] === 'string' && /^[0-9a-f-]{36}$/.test(v[1])) {
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$/.test(v[0]) && Number.isFinite(Date.parse(v[0])) && typeof v[1] === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v[1])) {
       return { created_at: v[0], id: v[1] };
     }
   } catch {
@@ -96,6 +95,17 @@ export async function getAccount(ctx: GatewayContext): Promise<AccountView> {
     if (e instanceof BrokerUnavailableError) {
       ctx.metrics.brokerErrors.inc({ op: 'account', kind: brokerErrorKind(e) });
       throw new HttpError(503, 'broker_unavailable', 'the broker is unavailable; account figures cannot be read now');
+    }
+    // Refused by the broker: not the caller's request (it had nothing to refuse) but our keys.
+    if (e instanceof BrokerRejectedError) {
+      ctx.metrics.brokerErrors.inc({ op: 'account', kind: brokerErrorKind(e) });
+      const keys = e.status === 401 || e.status === 403;
+      ctx.logger.error({ status: e.status }, keys ? 'the broker refused our credentials' : 'the broker refused the account request');
+      throw new HttpError(
+        503,
+        'broker_unavailable',
+        keys ? `the broker refused the gateway's credentials (HTTP ${e.status}): check ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY` : `the broker refused the account request (HTTP ${e.status}); account figures cannot be read now`,
+      );
     }
     throw e;
   }

@@ -1,4 +1,5 @@
 import { ErrorSchema } from '../observability/http-app.js';
+import { TEXT_PATTERN } from '../observability/params.js';
 import { CLIENT_ORDER_ID_PATTERN } from './client-order-id.js';
 import { ORDER_STATUSES } from './order-state.js';
 
@@ -68,8 +69,8 @@ export const ReasonBody = {
   additionalProperties: false,
   required: ['reason'],
   properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why (kept in the audit trail)' },
-    actor: { type: 'string', minLength: 1, maxLength: 100, description: 'who (default: api)' },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: TEXT_PATTERN, description: 'why (kept in the audit trail); a JSON string, no control characters' },
+    actor: { type: 'string', minLength: 1, maxLength: 100, pattern: TEXT_PATTERN, description: 'who (default: api)' },
   },
   examples: [{ reason: 'runaway strategy momentum-v2', actor: 'alice' }],
 } as const;

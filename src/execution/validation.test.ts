@@ -29,7 +29,7 @@ describe('order validation', () => {
     ['qty 0', order({ qty: '0' }), 422, 'qty'],
     ['negative qty', order({ qty: '-5' }), 422, 'qty'],
     ['fractional qty', order({ qty: '1.5' }), 422, 'qty'],
-    ['fractional qty as a JSON number', order({ qty: 2.5 }), 422, 'qty'],
+    ['qty as a JSON number (no coercion of bodies)', order({ qty: 2.5 }), 400, 'qty'],
     ['qty not a number', order({ qty: 'ten' }), 422, 'qty'],
     ['huge qty', order({ qty: '100000000' }), 422, 'qty'],
     ['limit order without limit_price', order({ order_type: 'limit' }), 422, 'limit_price'],

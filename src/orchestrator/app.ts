@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Bus, ConsumeOptions, StreamConsumer } from '../bus/types.js';
-import { bearerGuard } from '../execution/auth.js';
+import { bearerGuard } from '../observability/auth.js';
 import { createServiceApp, type HealthCheck } from '../observability/http-app.js';
 import { startSignalsConsumer } from './consumer.js';
 import { registerGetRun } from './routes/get-run.js';
@@ -19,6 +19,8 @@ export interface OrchestratorAppOptions extends OrchestratorDeps {
   strategies?: StrategyConfig[];
   /** Bearer token for POST /api/v1/orchestration/run; none = open (loopback only, as the gateway). */
   apiToken?: string;
+  /** Tokens reads need (accessFor in observability/auth.ts); none = reads open. */
+  readTokens?: readonly string[];
   version?: string;
   /**
    * Background work started when the app is ready and stopped when it closes. Defaults: the
@@ -129,6 +131,7 @@ export async function buildOrchestratorApp(opts: OrchestratorAppOptions): Promis
       'Triggered over HTTP or by signals.generated events (consumer group orchestrator).',
     checks,
     bodyLimit: 1024 * 1024,
+    readTokens: opts.readTokens,
   });
 
   const deps: RouteDeps = { ctx, guard: bearerGuard(opts.apiToken) };

@@ -30,10 +30,17 @@ describe('parseRunRequest', () => {
     expect(parseRunRequest(body({ as_of_date: '2025-01-17' })).trade_date).toBe('2025-01-21');
   });
 
-  it('normalises symbols (trim, upper case, unique, sorted) and accepts numbers or decimal strings', () => {
-    const r = parseRunRequest(body({ symbols: [' msft', 'AAPL', 'aapl', 'BRK.B'], capital: 250000.5, max_position_pct: '1' }));
+  it('normalises symbols (ASCII upper case, unique, sorted) and accepts numbers or decimal strings', () => {
+    const r = parseRunRequest(body({ symbols: ['msft', 'AAPL', 'aapl', 'BRK.B'], capital: 250000.5, max_position_pct: '1' }));
     expect(r.symbols).toEqual(['AAPL', 'BRK.B', 'MSFT']);
     expect(r.capital.toString()).toBe('250000.5');
+  });
+
+  it('refuses what Unicode trimming and case folding used to turn into tickers, and out-of-range decimals (issue #14)', () => {
+    for (const s of [' msft', 'MſFT', 'ıbm', 'ﬀ', '\u00a0AAPL', '\ufeffAAPL', 'AAPL\u2003']) expect(problems(body({ symbols: ['AAPL', s] })), JSON.stringify(s)).toHaveProperty('symbols');
+    expect(problems(body({ capital: '1e1000000000' })).capital).toMatch(/out of range/);
+    expect(problems(body({ capital: 1e300 })).capital).toMatch(/out of range/);
+    expect(problems(body({ max_position_pct: '1e-1000000' })).max_position_pct).toMatch(/decimal places/);
   });
 
   it('reports every bad field with a reason', () => {

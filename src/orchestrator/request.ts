@@ -1,7 +1,10 @@
 import { dayNumber, dayString } from '../core/clock.js';
-import { dec, decString, isDecimalString, type Decimal } from '../core/money.js';
+import { FieldError } from '../core/errors.js';
+import { dec, decString, type Decimal } from '../core/money.js';
 import { isTradingDay, nextTradingDay } from '../data/calendar.js';
 import { STRATEGY_ID_PATTERN } from '../execution/order-input.js';
+import { MONEY, parseDecimal } from '../model/decimal.js';
+import { trySymbol } from '../model/symbol.js';
 import { HttpError } from '../observability/http-app.js';
 import type { RunRequest, RunRequestBody } from './types.js';
 
@@ -12,7 +15,6 @@ import type { RunRequest, RunRequestBody } from './types.js';
  */
 
 const STRATEGY_ID_RE = new RegExp(STRATEGY_ID_PATTERN);
-const SYMBOL_RE = /^[A-Z][A-Z0-9]{0,9}(\.[A-Z0-9]{1,3})?$/;
 export const MAX_CAPITAL = dec('1e13');
 export const DEFAULT_TOP_N = 10;
 export const DEFAULT_BOTTOM_N = 10;
@@ -45,10 +47,11 @@ export function parseRunRequest(body: RunRequestBody): RunRequest {
     if (!Array.isArray(body.symbols) || body.symbols.length === 0) bad('symbols', 'must be a non-empty array of tickers (omit it for every symbol)');
     else if (body.symbols.length > MAX_SYMBOLS) bad('symbols', `at most ${MAX_SYMBOLS} symbols`);
     else {
-      const norm = body.symbols.map((s) => (typeof s === 'string' ? s.trim().toUpperCase() : ''));
-      const wrong = norm.filter((s) => !SYMBOL_RE.test(s));
-      if (wrong.length) bad('symbols', `not US equity tickers: ${wrong.slice(0, 5).map((s) => JSON.stringify(s)).join(', ')}${wrong.length > 5 ? ` and ${wrong.length - 5} more` : ''}`);
-      else symbols = [...new Set(norm)].sort();
+      // The one ticker grammar (src/model/symbol.ts): ASCII upper-casing only, no trimming.
+      const norm = body.symbols.map((s) => trySymbol(s));
+      const wrong = body.symbols.filter((_s, i) => norm[i] === null);
+      if (wrong.length) bad('symbols', `not US equity tickers (A-Z 0-9, optional .CLASS, ASCII only, no spaces): ${wrong.slice(0, 5).map((s) => JSON.stringify(s)).join(', ')}${wrong.length > 5 ? ` and ${wrong.length - 5} more` : ''}`);
+      else symbols = [...new Set(norm as string[])].sort();
     }
   }
 
@@ -91,11 +94,15 @@ function tradingDate(v: unknown, field: string, bad: (f: string, r: string) => v
   return v;
 }
 
+/** A decimal string or JSON number, through the one bounded parser (money range: |x| < 1e15, 10 places). */
 function decimalField(v: unknown, field: string, bad: (f: string, r: string) => void): Decimal | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return dec(v);
-  if (typeof v === 'string' && isDecimalString(v)) return dec(v);
-  bad(field, 'must be a decimal number (a string such as "100000" or a JSON number)');
-  return null;
+  try {
+    return parseDecimal(v, field, { ...MONEY, allowNumber: true });
+  } catch (e) {
+    if (e instanceof FieldError) bad(field, e.reason);
+    else throw e;
+    return null;
+  }
 }
 
 function count(v: unknown, field: string, bad: (f: string, r: string) => void): number {

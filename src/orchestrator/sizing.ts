@@ -4,6 +4,7 @@ import type { OrderSide } from '../execution/broker.js';
 import { base32, deriveClientOrderId } from '../execution/client-order-id.js';
 import type { Signal } from '../signals/types.js';
 import type { Leg, PlanOrderStatus, RunOrderView } from './types.js';
+import { asciiUpper } from '../model/symbol.js';
 
 /**
  * Sizing and the order plan: pure functions over exact decimals (no I/O), the same for HTTP
@@ -135,7 +136,7 @@ export function clientOrderIdFor(o: { strategy_id: string; trade_date: string },
   const intent = { strategy_id: o.strategy_id, symbol, side, qty, order_type: 'market' as const, limit_price: null, trade_date: o.trade_date };
   if (leg !== 'open') return deriveClientOrderId(intent);
   const digest = createHash('sha256')
-    .update(JSON.stringify(['kestrel/orchestrator/flip-open/v1', o.strategy_id, symbol.toUpperCase(), side, decString(qty), 'market', o.trade_date]))
+    .update(JSON.stringify(['kestrel/orchestrator/flip-open/v1', o.strategy_id, asciiUpper(symbol), side, decString(qty), 'market', o.trade_date]))
     .digest();
   const strategy = o.strategy_id.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16) || 'x';
   return `kf-${strategy}-${o.trade_date.replace(/-/g, '')}-${base32(digest).slice(0, 26)}`;

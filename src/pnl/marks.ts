@@ -1,7 +1,8 @@
 import { busKeys } from '../bus/keys.js';
 import type { Bus } from '../bus/types.js';
 import { dayNumber, newYorkDate } from '../core/clock.js';
-import { dec, decString, isDecimalString, type DecimalLike } from '../core/money.js';
+import { dec, decString, type DecimalLike } from '../core/money.js';
+import { decimalProblem, PRICE } from '../model/decimal.js';
 import { computePnl, type PnlSnapshot, type PositionInput, type SymbolPnl } from './portfolio.js';
 
 /**
@@ -80,10 +81,11 @@ function parseTick(raw: string | null): { price: string; ms: number } | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const { price, ts } = v as { price?: unknown; ts?: unknown };
-  if (!isDecimalString(price) || typeof ts !== 'string') return null;
+  // A Redis value is input like any other: the one bounded price rule (0 < p < 1e9, text only).
+  if (typeof price !== 'string' || decimalProblem(price, PRICE) !== null || typeof ts !== 'string' || ts.length > 40) return null;
   const p = dec(price);
   const ms = Date.parse(ts);
-  if (!p.gt(0) || Number.isNaN(ms)) return null;
+  if (Number.isNaN(ms)) return null;
   return { price: decString(p), ms };
 }
 

@@ -12,7 +12,7 @@ import { silentLogger } from '../core/logger.js';
 import { dec } from '../core/money.js';
 import type { Db } from '../db/db.js';
 import { buildGatewayApp, type GatewayApp } from '../execution/app.js';
-import { bearerGuard } from '../execution/auth.js';
+import { bearerGuard } from '../observability/auth.js';
 import { freshPglite, simBroker, startSim } from '../execution/test-helpers.js';
 import { parseRiskConfig } from './config.js';
 import { MapPriceSource, StaticEquitySource } from './provider.js';

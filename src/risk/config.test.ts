@@ -53,7 +53,10 @@ describe('risk config', () => {
     expect(fails(() => loadRiskConfig({ env: { RISK_MAX_POSITION_SHARES: '1.5' } })).message).toMatch(/RISK_MAX_POSITION_SHARES.*whole number/);
     expect(fails(() => loadRiskConfig({ env: { RISK_QUIET_MODE: 'sleepy' } })).message).toMatch(/breaker\.quiet_mode \(from RISK_QUIET_MODE="sleepy"\)/);
     expect(fails(() => loadRiskConfig({ file: file('b.json', { limits: { max_order_notionl: 5 } }) })).message).toMatch(/unknown key limits\.max_order_notionl/);
-    expect(fails(() => loadRiskConfig({ file: file('c.json', { limits: { restricted_symbols: ['aapl'] } }) })).message).toMatch(/limits\.restricted_symbols\.0: must be upper-case tickers/);
+    expect(fails(() => loadRiskConfig({ file: file('c.json', { limits: { restricted_symbols: ['MſFT'] } }) })).message).toMatch(/limits\.restricted_symbols\.0: "MſFT" is not a ticker/);
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_ORDER_NOTIONAL: '1e1000000000' } })).message).toMatch(/RISK_MAX_ORDER_NOTIONAL.*use a decimal amount/);
+    expect(fails(() => loadRiskConfig({ file: file('g.json', { limits: { max_order_notional: '1e1000000000' } }) })).message).toMatch(/limits\.max_order_notional: is out of range/);
+    expect(loadRiskConfig({ env: { RISK_RESTRICTED_SYMBOLS: 'aapl, brk.b' } }).limits.restricted_symbols).toEqual(['AAPL', 'BRK.B']);
     expect(fails(() => loadRiskConfig({ env: { RISK_QUIET_LOSS_PCT: '6' } })).message).toMatch(/breaker\.quiet_loss_pct .*must not exceed breaker\.daily_loss_pct/);
     expect(fails(() => loadRiskConfig({ file: file('d.json', { limits: { max_order_notional: '-5' } }) })).message).toMatch(/limits\.max_order_notional: must be greater than 0/);
   });

@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { EnvReader, type Env } from '../core/config.js';
 import { InputError } from '../core/errors.js';
-import { dec, isDecimalString, type Decimal } from '../core/money.js';
+import { dec, type Decimal } from '../core/money.js';
+import { decimalProblem, MONEY } from '../model/decimal.js';
+import { SYMBOL_MAX_LENGTH, trySymbol } from '../model/symbol.js';
 
 /**
  * Risk limits: a JSON file (`KESTREL_RISK_FILE`) validated with zod, then environment
@@ -22,13 +24,24 @@ export type QuietMode = (typeof QUIET_MODES)[number];
 export const DERISK_POLICIES = ['none', 'cancel_open', 'flatten', 'reduce_pct'] as const;
 export type DeriskPolicy = (typeof DERISK_POLICIES)[number];
 
-const SYMBOL_RE = /^[A-Z][A-Z0-9]{0,9}(\.[A-Z0-9]{1,3})?$/;
-
+/** Money from a file or the environment: the one bounded parser (|x| < 1e15, 10 places), > 0. */
+const MONEY_LIMIT = { ...MONEY, allowNumber: true, min: 0, minExclusive: true, example: '"250000"' };
 const positiveMoney = z
   .union([z.string(), z.number()])
-  .refine((v) => (typeof v === 'number' ? Number.isFinite(v) : isDecimalString(v)), 'must be a decimal amount such as "250000"')
-  .transform((v) => dec(v))
-  .refine((d) => d.gt(0), 'must be greater than 0');
+  .superRefine((v, ctx) => {
+    const problem = decimalProblem(v, MONEY_LIMIT);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform((v) => dec(v));
+
+/** Tickers in the one grammar (src/model/symbol.ts); ASCII lower case is upper-cased. */
+const ticker = z
+  .string()
+  .max(SYMBOL_MAX_LENGTH, 'must be a ticker such as "AAPL" or "BRK.B"')
+  .superRefine((s, ctx) => {
+    if (trySymbol(s) === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not a ticker such as "AAPL" or "BRK.B" (A-Z 0-9, optional .CLASS, ASCII only, no spaces)` });
+  })
+  .transform((s) => trySymbol(s)!);
 
 const pct = (max: number) => z.number().gt(0, 'must be greater than 0').lte(max, `must be at most ${max}`);
 const seconds = z.number().int('must be a whole number of seconds').min(0, 'must be at least 0');
@@ -47,7 +60,7 @@ const limitsSchema = z.strictObject({
   /** Limit orders: |limit − last| ≤ this % of the last price (fat-finger band). */
   price_band_pct: pct(100).nullable().default(5),
   /** Symbols no order may be placed in (either side). */
-  restricted_symbols: z.array(z.string().regex(SYMBOL_RE, 'must be upper-case tickers such as "AAPL" or "BRK.B"')).default([]),
+  restricted_symbols: z.array(ticker).default([]),
   /** A last price older than this counts as missing (fail closed). null: any age. */
   max_price_age_s: seconds.positive('must be greater than 0').nullable().default(4 * 86_400),
   /** Refuse risk-increasing orders whose cost exceeds the account's buying power. */
@@ -197,7 +210,8 @@ export function loadRiskConfig(opts: LoadRiskConfigOptions = {}): RiskConfig {
   for (const o of RISK_ENV_OVERRIDES) {
     const v = reader.str(o.env);
     if (v === undefined) continue;
-    setPath(raw, o.path, envValue(o, v.trim()));
+    // ASCII blanks only: String.prototype.trim would also eat NBSP, BOM and the like.
+    setPath(raw, o.path, envValue(o, v.replace(/^[ \t]+|[ \t]+$/g, '')));
     sources.set(o.path.join('.'), `${o.env}=${JSON.stringify(v)}`);
   }
   return parseRiskConfig(raw, origin, sources);
@@ -210,7 +224,7 @@ function envValue(o: EnvOverride, v: string): unknown {
   };
   switch (o.kind) {
     case 'money':
-      return isDecimalString(v) ? v : bad(`use a decimal amount such as 250000${o.nullable ? ', or off' : ''}`);
+      return decimalProblem(v, MONEY) === null ? v : bad(`use a decimal amount such as 250000 (less than 10^15)${o.nullable ? ', or off' : ''}`);
     case 'int':
       return /^-?\d+$/.test(v) ? Number(v) : bad(`use a whole number${o.nullable ? ', or off' : ''}`);
     case 'num':
@@ -220,7 +234,8 @@ function envValue(o: EnvOverride, v: string): unknown {
       if (['false', '0', 'no'].includes(v.toLowerCase())) return false;
       return bad('use true or false');
     case 'list':
-      return v === '' ? [] : v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+      // Spaces around the commas are list syntax; the tickers themselves are checked by the schema.
+      return v === '' ? [] : v.split(/[ \t]*,[ \t]*/).filter(Boolean);
     case 'mode':
       return v;
   }

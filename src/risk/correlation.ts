@@ -1,5 +1,6 @@
 import { InputError } from '../core/errors.js';
 import type { CorrelationLookup } from './context.js';
+import { isSymbol } from '../model/symbol.js';
 
 /**
  * Return correlations for the cluster check. The checks read a synchronous CorrelationLookup
@@ -87,7 +88,6 @@ interface DayCache {
   dates: string[];
 }
 
-const SYMBOL_RE = /^[A-Z][A-Z0-9]{0,9}(\.[A-Z0-9]{1,3})?$/;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
@@ -112,7 +112,7 @@ export class CatalogCorrelationSource implements CorrelationSource {
 
   async lookup(symbols: readonly string[], tradeDate: string): Promise<CorrelationLookup> {
     if (!DATE_RE.test(tradeDate)) throw new InputError(`trade date must be YYYY-MM-DD, got ${JSON.stringify(tradeDate)}`);
-    for (const s of symbols) if (!SYMBOL_RE.test(s)) throw new InputError(`not a ticker: ${JSON.stringify(s)}`);
+    for (const s of symbols) if (!isSymbol(s)) throw new InputError(`not a ticker: ${JSON.stringify(s)}`);
     const day = await this.day(tradeDate);
     const missing = [...new Set(symbols)].filter((s) => !day.returns.has(s));
     if (missing.length) await this.load(day, missing);

@@ -3,7 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import type { Db } from '../db/db.js';
 import { buildGatewayApp, type GatewayApp } from '../execution/app.js';
-import { bearerGuard } from '../execution/auth.js';
+import { bearerGuard } from '../observability/auth.js';
 import type { OrderRow } from '../execution/model.js';
 import { freshPglite, simBroker, startSim, waitFor } from '../execution/test-helpers.js';
 import type { RunningBrokerSim } from '../broker-sim/index.js';

@@ -1,6 +1,7 @@
 import { newYorkDate, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { dec, isDecimalString, type Decimal } from '../core/money.js';
+import { dec, type Decimal } from '../core/money.js';
+import { BROKER_DECIMAL, decimalProblem, PRICE } from '../model/decimal.js';
 import type { Queryable } from '../db/db.js';
 import type { Bus } from '../bus/types.js';
 import type { Broker } from '../execution/broker.js';
@@ -83,9 +84,11 @@ export function busPriceSource(bus: Pick<Bus, 'mget'>, keyOf: (symbol: string) =
 
 export function parsePriceEntry(raw: string): PriceMark | null {
   try {
-    const v = JSON.parse(raw) as { price?: unknown; ts?: unknown };
-    const price = typeof v.price === 'number' ? String(v.price) : v.price;
-    if (typeof price !== 'string' || !isDecimalString(price)) return null;
+    const v = JSON.parse(raw) as { price?: unknown; ts?: unknown } | null;
+    if (typeof v !== 'object' || v === null) return null;
+    // A Redis value is input like any other: the one bounded price rule (0 < p < 1e9) or missing.
+    if (decimalProblem(v.price, { ...PRICE, allowNumber: true }) !== null) return null;
+    const price = String(v.price);
     const ts = typeof v.ts === 'number' ? v.ts : typeof v.ts === 'string' ? Date.parse(v.ts) : NaN;
     if (!Number.isFinite(ts)) return null;
     return priceMark(price, ts);
@@ -118,7 +121,8 @@ export function brokerEquitySource(broker: Pick<Broker, 'getAccount'>, opts: { c
       inflight ??= (async () => {
         try {
           const a = await broker.getAccount();
-          const snap = { equity: isDecimalString(a.equity) ? dec(a.equity) : null, buyingPower: isDecimalString(a.buying_power) ? dec(a.buying_power) : null };
+          const read = (x: unknown) => (decimalProblem(x, BROKER_DECIMAL) === null ? dec(String(x)) : null);
+          const snap = { equity: read(a.equity), buyingPower: read(a.buying_power) };
           cached = { at: opts.clock.now().getTime(), snap };
           return snap;
         } catch (e) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
-import { bearerGuard } from '../execution/auth.js';
+import { bearerGuard } from '../observability/auth.js';
 import { createServiceApp } from '../observability/http-app.js';
 import { CircuitBreaker } from './breaker.js';
 import { parseRiskConfig } from './config.js';

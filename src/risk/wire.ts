@@ -6,6 +6,7 @@ import type { Db } from '../db/db.js';
 import { cancelOrder } from '../execution/cancel.js';
 import type { GatewayContext } from '../execution/context.js';
 import { submitOrder } from '../execution/submit.js';
+import type { HealthCheck } from '../observability/http-app.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CircuitBreaker } from './breaker.js';
 import type { RiskConfig } from './config.js';
@@ -51,6 +52,11 @@ export interface RiskWiring {
   engine: RiskEngine;
   service: RiskService;
   metrics?: RiskMetrics;
+  /**
+   * /health entries: the breaker's state store. While it cannot be read the breaker fails
+   * closed (only reducing orders pass), so the service is degraded, not ok.
+   */
+  healthChecks(): HealthCheck[];
   /** Closes what risk opened (the state store when it owns its client, the correlation catalog). */
   close(): Promise<void>;
 }
@@ -70,6 +76,19 @@ export function createRisk(o: CreateRiskOptions): RiskWiring {
     engine,
     service,
     metrics,
+    healthChecks: () => [
+      {
+        name: 'breaker_store',
+        critical: false,
+        check: async () => {
+          try {
+            return { status: 'up', detail: `breaker ${await breaker.current().then((s) => s.state)}` };
+          } catch (e) {
+            return { status: 'down', detail: `breaker state unavailable (${(e as Error).message}): failing closed, only reducing orders pass` };
+          }
+        },
+      },
+    ],
     close: async () => {
       await service.deriskIdle();
       await o.store.close?.();

@@ -127,7 +127,11 @@ describe('signal service (sample data, PGlite registry, in-process bus)', () => 
       [{ as_of_date: LAST_DATE, symbols: [], top_n: 0, bottom_n: 0 }, 400, 'validation_failed', /symbols/],
       [{ as_of_date: LAST_DATE, symbols: ['AAPL', 'AAPL'], top_n: 0, bottom_n: 0 }, 400, 'validation_failed', /symbols/],
       [{ as_of_date: {}, top_n: 1, bottom_n: 1 }, 400, 'validation_failed', /as_of_date/],
-      [{ as_of_date: 20200110, top_n: 1, bottom_n: 1 }, 422, 'bad_date', /"20200110" is not a YYYY-MM-DD/],
+      // A JSON number is not coerced to a string any more (issue #14): 400, not 422 bad_date.
+      [{ as_of_date: 20200110, top_n: 1, bottom_n: 1 }, 400, 'validation_failed', /as_of_date/],
+      [{ as_of_date: '20200110', top_n: 1, bottom_n: 1 }, 422, 'bad_date', /"20200110" is not a YYYY-MM-DD/],
+      [{ as_of_date: LAST_DATE, symbols: ['AAPL', 'MſFT'], top_n: 0, bottom_n: 0 }, 422, 'invalid_symbol', /"MſFT" is not a US equity ticker/],
+      [{ as_of_date: LAST_DATE, symbols: ['\u00a0AAPL'], top_n: 0, bottom_n: 0 }, 422, 'invalid_symbol', /is not a US equity ticker/],
     ];
     for (const [body, status, code, msg] of cases) {
       const r = await post(body);
@@ -275,6 +279,12 @@ describe('signal service (sample data, PGlite registry, in-process bus)', () => 
       const yes = await other.app.inject({ method: 'POST', url: '/api/v1/signals/generate', payload: body, headers: { authorization: 'Bearer test-token-0123456789' } });
       expect(yes.statusCode).toBe(200);
       expect((await other.app.inject({ method: 'GET', url: '/api/v1/model/info' })).statusCode).toBe(200);
+      // Unknown fields and parameters are refused here too (issue #14): the route takes none.
+      const auth = { authorization: 'Bearer test-token-0123456789' };
+      const extra = await other.app.inject({ method: 'POST', url: '/api/v1/model/reload', payload: { force: true }, headers: auth });
+      expect([extra.statusCode, extra.json<ErrBody>().error]).toEqual([400, 'validation_failed']);
+      expect((await other.app.inject({ method: 'POST', url: '/api/v1/model/reload?force=1', headers: auth })).statusCode).toBe(400);
+      expect((await other.app.inject({ method: 'GET', url: '/api/v1/model/info?verbose=1' })).statusCode).toBe(400);
     } finally {
       await other.close();
     }

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { Db } from '../db/db.js';
 import { createServiceApp } from '../observability/http-app.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { bearerGuard } from './guard.js';
+import { bearerGuard } from '../observability/auth.js';
 import { signalsMetrics } from './metrics.js';
 import type { RouteDeps } from './routes/deps.js';
 import { registerGenerate } from './routes/generate.js';
@@ -36,6 +36,8 @@ export interface SignalsAppOptions {
   metrics?: Metrics;
   /** Bearer token required by the POST routes (none = open). */
   apiToken?: string;
+  /** Tokens reads need (accessFor in observability/auth.ts); none = reads open. */
+  readTokens?: readonly string[];
   version?: string;
 }
 
@@ -61,6 +63,7 @@ export async function buildSignalsApp(opts: SignalsAppOptions): Promise<SignalsA
         'Signal service: scores symbols with the production GBDT model on Alpha158 features (cached in Redis), ranks them and assigns long/short target weights; hot-reloads the model from the registry.',
       checks: runtime.healthChecks(),
       bodyLimit: 512 * 1024,
+      readTokens: opts.readTokens,
     });
     const deps: RouteDeps = { runtime, guard: bearerGuard(opts.apiToken) };
     registerGenerate(app, deps);

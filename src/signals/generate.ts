@@ -1,6 +1,7 @@
 import { busKeys, type Bus, type SignalsGenerated } from '../bus/index.js';
 import { dayNumber, dayString, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { trySymbol } from '../model/symbol.js';
 import { HttpError } from '../observability/http-app.js';
 import type { DataSnapshot } from './data-source.js';
 import { computeFeatureRow, decodeCacheValue, encodeCacheValue, FEATURE_COUNT, FeatureScratch, rowOf, windowFingerprint } from './features.js';
@@ -54,6 +55,14 @@ export function validateRequest(req: unknown): SignalsRequest {
     else if (new Set(s).size !== s.length) details.push({ field: 'symbols', reason: 'must not contain duplicates' });
   }
   if (details.length > 0) throw new HttpError(400, 'validation_failed', `invalid request: ${details.map((d) => `${d.field} ${d.reason}`).join('; ')}`, details);
+  if (r.symbols !== undefined) {
+    // The one ticker grammar (src/model/symbol.ts): ASCII upper-casing only; anything else is refused.
+    const given = r.symbols as string[];
+    const parsed = given.map((s) => trySymbol(s));
+    const bad = given.flatMap((s, i) => (parsed[i] === null ? [{ field: `symbols[${i}]`, reason: `${JSON.stringify(s)} is not a US equity ticker (A-Z 0-9, optional .CLASS, ASCII only, no spaces)` }] : []));
+    if (bad.length > 0) throw new HttpError(422, 'invalid_symbol', `invalid symbols: ${bad.slice(0, 5).map((d) => d.reason).join('; ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''}`, bad.slice(0, 100));
+    return { ...(r as unknown as SignalsRequest), symbols: [...new Set(parsed as string[])] };
+  }
   return r as unknown as SignalsRequest;
 }
 

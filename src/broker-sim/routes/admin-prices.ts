@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { asciiUpper } from '../../model/symbol.js';
 import { ErrorSchema, HttpError } from '../../observability/http-app.js';
 import { AlpacaApiError } from '../errors.js';
 import type { SimContext } from './context.js';
@@ -24,6 +25,6 @@ export function registerAdminPrices(r: FastifyInstance, ctx: SimContext): void {
       if (err instanceof AlpacaApiError) throw new HttpError(422, 'invalid_price', err.message);
       throw err;
     }
-    return { prices: Object.fromEntries(Object.keys(prices).map((s) => [s.toUpperCase(), ctx.sim.price(s)])) };
+    return { prices: Object.fromEntries(Object.keys(prices).map((s) => [asciiUpper(s), ctx.sim.price(s)])) };
   });
 }

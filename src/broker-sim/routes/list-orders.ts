@@ -11,11 +11,11 @@ export const listOrdersSchema = {
     properties: {
       status: { type: 'string', enum: ['open', 'closed', 'all'], default: 'open' },
       limit: { type: 'integer', minimum: 1, default: 50, description: 'capped at 500' },
-      after: { type: 'string', description: 'only orders submitted after this instant' },
-      until: { type: 'string', description: 'only orders submitted before this instant' },
+      after: { type: 'string', maxLength: 40, description: 'only orders submitted after this instant' },
+      until: { type: 'string', maxLength: 40, description: 'only orders submitted before this instant' },
       direction: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
       nested: { type: 'boolean' },
-      symbols: { type: 'string', description: 'comma-separated' },
+      symbols: { type: 'string', maxLength: 16_000, description: 'comma-separated' },
       side: { type: 'string', enum: ['buy', 'sell'] },
     },
   },
@@ -35,7 +35,7 @@ interface Query {
 export function registerListOrders(r: FastifyInstance, ctx: SimContext): void {
   r.get('/orders', { schema: listOrdersSchema }, async (req) => {
     const q = req.query as Query;
-    const symbols = q.symbols ? q.symbols.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const symbols = q.symbols ? q.symbols.split(/[ \t]*,[ \t]*/).filter(Boolean) : undefined;
     return ctx.sim.listOrders({ ...q, symbols });
   });
 }

@@ -4,7 +4,8 @@ import type { OrderInput } from '../engine.js';
 import type { Faults } from '../faults.js';
 import { AlpacaErrorSchema, AnyObject, type SimContext } from './context.js';
 
-const dec = { type: 'string', description: 'decimal; numbers are accepted and read as text' } as const;
+/** Alpaca accepts decimals as strings or JSON numbers; both are checked as text (no coercion). */
+const dec = { type: ['string', 'number'], description: 'decimal string (or a JSON number, read through its shortest text)' } as const;
 
 export const postOrderSchema = {
   tags: ['orders'],

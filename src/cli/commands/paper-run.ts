@@ -3,6 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PaperReport } from '../../backtest/paper-run.js';
 import { InputError } from '../../core/errors.js';
+import { decString } from '../../core/money.js';
+import { parseDecimal, parseMoney } from '../../model/decimal.js';
 import type { CliContext, IO } from '../context.js';
 import { createContext } from '../context.js';
 import { renderPaperReport } from '../render-paper.js';
@@ -38,6 +40,9 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
   ]);
   const { config, logger } = ctx;
   const days = int(args.days ?? '20', '--days', 1, 2520);
+  // Checked before any work, by the one bounded parser (a FieldError exits 2 naming the flag).
+  const capital = decString(parseMoney(args.capital ?? '1000000', '--capital', { min: 0, minExclusive: true, max: '1e13' }));
+  const maxPositionPct = decString(parseDecimal(args.maxPositionPct ?? '0.1', '--max-position-pct', { maxIntDigits: 1, maxScale: 10, min: 0, minExclusive: true, max: 1, example: '0.1' }));
   const registryDb = await openDb(config);
   const paperDir = freshPaperDir(config.varDir);
   let booksDb;
@@ -63,8 +68,8 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
         logger,
         asOf: args.asOf,
         days,
-        capital: args.capital ?? '1000000',
-        maxPositionPct: args.maxPositionPct ?? '0.1',
+        capital,
+        maxPositionPct,
         topN: int(args.topN ?? '5', '--top-n', 0, 500),
         bottomN: int(args.bottomN ?? '5', '--bottom-n', 0, 500),
         slippageBps: Number(args.slippageBps ?? '5'),

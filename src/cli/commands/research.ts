@@ -5,6 +5,7 @@ import { InputError } from '../../core/errors.js';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
 import { formatTable } from '../table.js';
+import { parseSymbol } from '../../model/symbol.js';
 
 /** `kestrel features` and `kestrel train`: the research pipeline. */
 export function registerResearch(program: Command, io: IO): void {
@@ -120,9 +121,8 @@ function positiveInt(s: string, name: string, max = Number.MAX_SAFE_INTEGER): nu
 
 /** `--symbols AAPL,msft` → ['AAPL', 'MSFT']; one line naming the flag for anything else. */
 function symbolList(s: string): string[] {
-  const list = s.split(',').map((x) => x.trim().toUpperCase());
+  const list = s.split(/[ \t]*,[ \t]*/);
   if (list.some((x) => x === '')) throw new InputError(`--symbols ${JSON.stringify(s)}: want comma-separated tickers, e.g. AAPL,MSFT`, 'bad_usage');
-  const bad = list.find((x) => !/^[A-Z][A-Z0-9.-]{0,9}$/.test(x));
-  if (bad !== undefined) throw new InputError(`--symbols ${JSON.stringify(s)}: ${JSON.stringify(bad)} is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)`, 'bad_usage');
-  return [...new Set(list)];
+  // The one ticker grammar: ASCII upper-casing only (src/model/symbol.ts); a bad one exits 2 naming --symbols.
+  return [...new Set(list.map((x) => parseSymbol(x, '--symbols')))];
 }

@@ -4,6 +4,7 @@ import type { IO } from '../context.js';
 import { createContext, type CliContext } from '../context.js';
 import { paint } from '../style.js';
 import { formatTable } from '../table.js';
+import { parseSymbol } from '../../model/symbol.js';
 
 /**
  * `kestrel risk status|trip|reset|events` and `kestrel kill-switch status|engage|disengage`.
@@ -42,7 +43,9 @@ export async function gatewayCall<T>(ctx: CliContext, url: string | undefined, m
   const base = baseUrl(ctx, url);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (ctx.config.apiToken) headers.authorization = `Bearer ${ctx.config.apiToken}`;
+  // API_TOKEN is accepted for reads too; READ_TOKEN alone is enough for the GETs.
+  const token = method === 'GET' ? (ctx.config.readToken ?? ctx.config.apiToken) : ctx.config.apiToken;
+  if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
@@ -192,7 +195,7 @@ Examples:
       const ctx = createContext('risk', io, {}, { quiet: true });
       const q = new URLSearchParams();
       if (opts.kind) q.set('kind', opts.kind);
-      if (opts.symbol) q.set('symbol', opts.symbol.toUpperCase());
+      if (opts.symbol) q.set('symbol', parseSymbol(opts.symbol, '--symbol'));
       q.set('limit', opts.limit);
       if (opts.before) q.set('before', opts.before);
       const out = await gatewayCall<{ events: Array<Record<string, unknown>>; next_before: number | null }>(ctx, opts.url, 'GET', `/api/v1/risk/events?${q}`);

@@ -43,6 +43,37 @@ describe('kestrel serve', () => {
     expect(rate.err).toMatch(/^kestrel: --rate "fast" must be a number of trades per second/);
   });
 
+  it('every service refuses to listen off loopback without its credential; a blank token is refused at config load (issue #14)', async () => {
+    const keys = ['API_TOKEN', 'READ_TOKEN', 'ALPACA_API_KEY_ID', 'ALPACA_API_SECRET_KEY'] as const;
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    for (const k of keys) delete process.env[k];
+    try {
+      for (const [service, what] of [
+        ['signals', 'API_TOKEN'],
+        ['orchestrator', 'API_TOKEN'],
+        ['marketdata', 'API_TOKEN'],
+        ['broker-sim', 'ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY'],
+        ['replay', 'ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY'],
+      ] as const) {
+        const r = await run('serve', service, '--host', '0.0.0.0', '--port', '0');
+        expect(r.code, service).toBe(2);
+        expect(r.err, service).toMatch(new RegExp(`^kestrel: refusing to serve .*${service.replace('-', '.')}.* on 0\\.0\\.0\\.0 without ${what}`));
+        expect(r.err.trim().split('\n'), service).toHaveLength(1);
+      }
+      process.env.API_TOKEN = ' '.repeat(16);
+      const blank = await run('serve', 'gateway', '--port', '0');
+      expect(blank.code).toBe(2);
+      expect(blank.err).toMatch(/^kestrel: invalid API_TOKEN: is blank; generate one with: openssl rand -hex 24/);
+      process.env.API_TOKEN = 'aaaaaaaaaaaaaaaaaaaa';
+      expect((await run('serve', 'gateway', '--port', '0')).err).toMatch(/invalid API_TOKEN: is too easy to guess/);
+    } finally {
+      for (const k of keys) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+
   it('serve broker-sim: listens, answers Alpaca requests, exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD_ENTRY, 'serve', 'broker-sim', '--port', '0', '--data-dir', '/nonexistent-kestrel-data'], {
       env: { ...process.env, LOG_LEVEL: 'warn', ALPACA_API_KEY_ID: '', ALPACA_API_SECRET_KEY: '' },

@@ -51,7 +51,9 @@ Examples:
 
 Configuration (environment or .env): DATABASE_URL, BROKER (sim|alpaca), ALPACA_BASE_URL,
 ALPACA_STREAM_URL, ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY, DRY_RUN, API_TOKEN, HOST,
-GATEWAY_PORT, BROKER_SIM_PORT. Without API_TOKEN the gateway binds to loopback only.
+GATEWAY_PORT, BROKER_SIM_PORT, READ_TOKEN. Off loopback every service needs its credential
+(API_TOKEN; broker-sim and replay: ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY) and reads
+need READ_TOKEN or API_TOKEN; on loopback reads are open unless READ_TOKEN is set.
 API docs: http://127.0.0.1:7301/docs (see docs/execution.md). Exit: 0 after a clean
 shutdown, 2 on bad configuration, 1 on failure.`,
     )
@@ -84,8 +86,8 @@ function parsePort(v: string | undefined, dflt: number): number {
 }
 
 async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Promise<void> {
-  const [{ assertSafeBinding }, { AlpacaBroker, ALPACA_PAPER_URL }, { openDb }, { migrate }, { openBus }, { buildRiskedGateway }] = await Promise.all([
-    import('../../execution/auth.js'),
+  const [{ assertSafeBinding, accessFor }, { AlpacaBroker, ALPACA_PAPER_URL }, { openDb }, { migrate }, { openBus }, { buildRiskedGateway }] = await Promise.all([
+    import('../../observability/auth.js'),
     import('../../execution/brokers/alpaca.js'),
     import('../../db/open.js'),
     import('../../db/migrate.js'),
@@ -93,7 +95,7 @@ async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Pro
     import('../stack.js'),
   ]);
   const { config, logger } = ctx;
-  assertSafeBinding(config.host, config.apiToken);
+  assertSafeBinding('the gateway', config.host, config.apiToken);
 
   const broker =
     config.broker === 'alpaca'
@@ -117,7 +119,7 @@ async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Pro
   const faults = opts.testFault === 'crash_after_write' ? { afterWrite: () => crash(logger) } : undefined;
   const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
   // Risk is the gateway's pre-trade check: nothing reaches the broker without passing it.
-  const { gateway: app, risk } = await buildRiskedGateway({ config, db, bus, broker, clock: ctx.clock, logger, faults });
+  const { gateway: app, risk } = await buildRiskedGateway({ config, db, bus, broker, clock: ctx.clock, logger, faults, readTokens: accessFor(config, config.host).readTokens });
   const shutdown = async () => {
     await app.close();
     await risk?.close();
@@ -125,7 +127,7 @@ async function serveGateway(ctx: CliContext, port: number, opts: ServeArgs): Pro
     await db.close();
   };
   const url = await listenOrShutdown(app, port, config.host, shutdown);
-  logger.info({ url, db: db.kind, broker: config.broker, dry_run: config.dryRun, auth: Boolean(config.apiToken) }, 'gateway listening');
+  logger.info({ url, db: db.kind, broker: config.broker, dry_run: config.dryRun, auth: Boolean(config.apiToken), read_auth: Boolean(accessFor(config, config.host).readTokens) }, 'gateway listening');
   ctx.out(`gateway listening on ${url} (db ${db.kind}, broker ${config.broker}${config.dryRun ? ', DRY RUN' : ''}); docs at ${url}/docs`);
   await untilSignal(logger, shutdown);
 }
@@ -156,8 +158,10 @@ function crash(logger: Logger): never {
 }
 
 async function serveBrokerSim(ctx: CliContext, port: number): Promise<void> {
-  const { buildBrokerSimApp, StaticPrices } = await import('../../broker-sim/index.js');
+  const [{ buildBrokerSimApp, StaticPrices }, { assertSafeBinding }] = await Promise.all([import('../../broker-sim/index.js'), import('../../observability/auth.js')]);
   const { config, logger } = ctx;
+  // Without keys the simulator accepts any credentials (and /admin): loopback only.
+  assertSafeBinding('broker-sim', config.host, Boolean(config.alpaca.keyId && config.alpaca.secretKey), 'ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY');
   const closes = await latestCloses(ctx);
   const prices = new StaticPrices(closes);
   const keys = config.alpaca.keyId && config.alpaca.secretKey ? { apiKeyId: config.alpaca.keyId, apiSecretKey: config.alpaca.secretKey } : {};
@@ -210,17 +214,17 @@ function untilSignal(logger: Logger, shutdown: () => Promise<void>): Promise<voi
 }
 
 async function serveSignals(ctx: CliContext, port: number): Promise<void> {
-  const [{ assertSafeBinding }, { openDb }, { openBus }, { buildSignalsApp }] = await Promise.all([
-    import('../../execution/auth.js'),
+  const [{ assertSafeBinding, accessFor }, { openDb }, { openBus }, { buildSignalsApp }] = await Promise.all([
+    import('../../observability/auth.js'),
     import('../../db/open.js'),
     import('../../bus/index.js'),
     import('../../signals/index.js'),
   ]);
   const { config, logger } = ctx;
-  assertSafeBinding(config.host, config.apiToken);
+  assertSafeBinding('signals', config.host, config.apiToken);
   const db = await openDb(config);
   const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
-  const app = await buildSignalsApp({ db, bus, clock: ctx.clock, logger, dataDir: config.dataDir, apiToken: config.apiToken });
+  const app = await buildSignalsApp({ db, bus, clock: ctx.clock, logger, dataDir: config.dataDir, apiToken: config.apiToken, readTokens: accessFor(config, config.host).readTokens });
   const shutdown = async () => {
     await app.close();
     await bus.close();
@@ -232,8 +236,8 @@ async function serveSignals(ctx: CliContext, port: number): Promise<void> {
 }
 
 async function serveOrchestrator(ctx: CliContext, port: number): Promise<void> {
-  const [{ assertSafeBinding }, { openDb }, { openBus }, { HttpSignalsClient }, orch, { openCatalog }] = await Promise.all([
-    import('../../execution/auth.js'),
+  const [{ assertSafeBinding, accessFor }, { openDb }, { openBus }, { HttpSignalsClient }, orch, { openCatalog }] = await Promise.all([
+    import('../../observability/auth.js'),
     import('../../db/open.js'),
     import('../../bus/index.js'),
     import('../../signals/index.js'),
@@ -241,7 +245,9 @@ async function serveOrchestrator(ctx: CliContext, port: number): Promise<void> {
     import('../../data/catalog.js'),
   ]);
   const { config, logger } = ctx;
-  assertSafeBinding(config.host, config.apiToken);
+  assertSafeBinding('the orchestrator', config.host, config.apiToken);
+  // What this service sends to the others: API_TOKEN (good for reads too), else READ_TOKEN.
+  const clientToken = config.apiToken ?? config.readToken;
   const local = (p: number) => `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${p}`;
   const db = await openDb(config);
   const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
@@ -250,12 +256,13 @@ async function serveOrchestrator(ctx: CliContext, port: number): Promise<void> {
     db,
     clock: ctx.clock,
     logger,
-    signals: new HttpSignalsClient({ baseUrl: config.urls.signals ?? local(config.ports.signals), apiToken: config.apiToken }),
-    gateway: new orch.HttpGatewayClient({ baseUrl: config.urls.gateway ?? local(config.ports.gateway), apiToken: config.apiToken }),
+    signals: new HttpSignalsClient({ baseUrl: config.urls.signals ?? local(config.ports.signals), apiToken: clientToken }),
+    gateway: new orch.HttpGatewayClient({ baseUrl: config.urls.gateway ?? local(config.ports.gateway), apiToken: clientToken }),
     prices: new orch.CatalogPriceSource(catalog),
     bus,
     strategies: [{ strategy_id: 'alpha158-ls', capital: '1000000', max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
     apiToken: config.apiToken,
+    readTokens: accessFor(config, config.host).readTokens,
   });
   const shutdown = async () => {
     await app.close();
@@ -280,8 +287,10 @@ async function listenOrShutdown(app: { listen(o: { port: number; host: string })
 }
 
 async function serveReplay(ctx: CliContext, port: number, rate?: number): Promise<void> {
-  const [{ openCatalog }, { buildReplayServer, catalogSource }] = await Promise.all([import('../../data/catalog.js'), import('../../marketdata/replay/server.js')]);
+  const [{ openCatalog }, { buildReplayServer, catalogSource }, { assertSafeBinding }] = await Promise.all([import('../../data/catalog.js'), import('../../marketdata/replay/server.js'), import('../../observability/auth.js')]);
   const { config, logger } = ctx;
+  // Without keys the feed accepts any credentials: loopback only.
+  assertSafeBinding('replay', config.host, Boolean(config.alpaca.keyId && config.alpaca.secretKey), 'ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY');
   const cat = await openCatalog(config.dataDir);
   const last = (await cat.query<{ d: string }>("SELECT strftime(max(date), '%Y-%m-%d') AS d FROM bars_raw"))[0]?.d;
   if (!last) throw new InputError(`no bars in ${config.dataDir}: run kestrel etl first`, 'no_data');
@@ -295,13 +304,15 @@ async function serveReplay(ctx: CliContext, port: number, rate?: number): Promis
 }
 
 async function serveMarketData(ctx: CliContext, port: number): Promise<void> {
-  const [{ openDb }, { openBus }, { buildMarketDataApp }, { todaysSignalSymbols }] = await Promise.all([
+  const [{ openDb }, { openBus }, { buildMarketDataApp }, { todaysSignalSymbols }, { assertSafeBinding, accessFor }] = await Promise.all([
     import('../../db/open.js'),
     import('../../bus/index.js'),
     import('../../marketdata/service/app.js'),
     import('../../marketdata/service/subscriptions.js'),
+    import('../../observability/auth.js'),
   ]);
   const { config, logger } = ctx;
+  assertSafeBinding('marketdata', config.host, config.apiToken);
   const db = await openDb(config);
   const bus = await openBus({ redisUrl: config.redisUrl, logger, requireConnection: false });
   const url = config.alpaca.dataUrl ?? `ws://127.0.0.1:${config.ports.replay}/v2/iex`;
@@ -314,6 +325,7 @@ async function serveMarketData(ctx: CliContext, port: number): Promise<void> {
     marksMaxAgeMs: config.marksMaxAgeMs,
     // Subscriptions = open positions ∪ today's signal picks (the orchestrator's stored plans).
     signalSymbols: () => todaysSignalSymbols(db, ctx.clock.now()),
+    readTokens: accessFor(config, config.host).readTokens,
   });
   const shutdown = async () => {
     await app.close();

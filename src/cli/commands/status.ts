@@ -72,9 +72,10 @@ export interface StatusDeps {
 
 type Json = Record<string, unknown>;
 
-async function getJson(url: string, timeoutMs = 1500): Promise<{ ok: boolean; status: number; body: Json | null; error?: string }> {
+async function getJson(url: string, token?: string, timeoutMs = 1500): Promise<{ ok: boolean; status: number; body: Json | null; error?: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    // Reads off loopback need READ_TOKEN or API_TOKEN.
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
     const body = (await res.json().catch(() => null)) as Json | null;
     return { ok: res.ok, status: res.status, body };
   } catch (e) {
@@ -157,11 +158,12 @@ async function collectBooks(config: Config, now: Date, components: Component[], 
 
   // Books: the running gateway and orchestrator, else the last paper run.
   const gw = base(config.ports.gateway);
-  const positions = await getJson(`${gw}/api/v1/positions`);
+  const token = config.readToken ?? config.apiToken;
+  const positions = await getJson(`${gw}/api/v1/positions`, token);
   if (positions.ok && positions.body) {
     const rows = (positions.body.positions ?? []) as Array<{ symbol: string; qty: string; avg_entry_price: string; realized_pnl: string }>;
     const { markedPnl } = await import('../../pnl/marks.js');
-    const account = await getJson(`${gw}/api/v1/account`);
+    const account = await getJson(`${gw}/api/v1/account`, token);
     const cash = (account.body?.account as { cash?: string } | undefined)?.cash;
     let closesFrom = 'not needed (every mark is live and fresh)';
     const closes = async (symbols: string[]) => {
@@ -197,7 +199,7 @@ async function collectBooks(config: Config, now: Date, components: Component[], 
         unrealized_pnl: p.mark ? p.unrealized_pnl : null,
         realized_pnl: p.realized_pnl,
       }));
-    const runs = await getJson(`${base(config.ports.orchestrator)}/api/v1/orchestration/runs?limit=5`);
+    const runs = await getJson(`${base(config.ports.orchestrator)}/api/v1/orchestration/runs?limit=5`, config.readToken ?? config.apiToken);
     if (runs.body) report.runs = (runs.body.runs ?? []) as StatusReport['runs'];
   } else {
     const file = join(config.varDir, 'paper', 'last-report.json');

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
+import { decString } from '../../core/money.js';
+import { parseMoney } from '../../model/decimal.js';
 
 /**
  * `kestrel up`: every service in one process on the configured ports (embedded defaults:
@@ -32,12 +34,14 @@ Examples:
         import('../../bus/index.js'),
         import('../stack.js'),
         import('../../broker-sim/index.js'),
-        import('../../execution/auth.js'),
+        import('../../observability/auth.js'),
         import('../../data/catalog.js'),
         import('../../data/latest-closes.js'),
       ]);
       const { config, logger } = ctx;
-      assertSafeBinding(config.host, config.apiToken);
+      assertSafeBinding('kestrel up', config.host, config.apiToken);
+      // The one bounded parser, before anything starts (a FieldError exits 2 naming the flag).
+      const capital = decString(parseMoney(opts.capital ?? '1000000', '--capital', { min: 0, minExclusive: true, max: '1e13' }));
       // The simulator's prices and the price cache start at the latest stored closes, stamped with their real date.
       const cat = await openCatalog(config.dataDir);
       const latest = [...(await latestRawCloses(cat).finally(() => cat.close()))].map(([symbol, x]) => ({ symbol, close: x.close, d: x.date }));
@@ -52,9 +56,9 @@ Examples:
         bus,
         ports: 'configured',
         prices: new StaticPrices(Object.fromEntries(latest.map((r) => [r.symbol, r.close]))),
-        strategies: [{ strategy_id: 'alpha158-ls', capital: opts.capital ?? '1000000', max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
+        strategies: [{ strategy_id: 'alpha158-ls', capital, max_position_pct: '0.1', top_n: 10, bottom_n: 10 }],
         consumeSignals: true,
-        sim: { startingCash: opts.capital ?? '1000000' },
+        sim: { startingCash: capital },
       });
       for (const [name, url] of Object.entries(stack.urls)) ctx.out(`${name.padEnd(13)} ${url}  (docs ${url}/docs)`);
       await new Promise<void>((resolve) => {

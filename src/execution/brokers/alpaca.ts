@@ -3,6 +3,8 @@ import WebSocket, { type RawData } from 'ws';
 import { z } from 'zod';
 import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
+import { Decimal } from '../../core/money.js';
+import { BROKER_DECIMAL, decimalProblem } from '../../model/decimal.js';
 import {
   BrokerDuplicateOrderError,
   BrokerRejectedError,
@@ -190,10 +192,23 @@ export function streamUrlFor(baseUrl: string): string {
 
 // ---- response shapes ------------------------------------------------------------------------
 
-/** Decimal fields arrive as strings; tolerate numbers without ever doing float math on them. */
-const Dec = z.union([z.string(), z.number()]).transform((v) => String(v));
-const DecOrNull = z.union([z.string(), z.number(), z.null()]).optional().transform((v) => (v === null || v === undefined ? null : String(v)));
-const Str = z.string();
+/**
+ * Decimal fields arrive as strings; numbers are tolerated (read through their shortest text,
+ * never float math). Either way the one bounded parser checks them (|x| < 1e15, ≤ 16 places):
+ * an answer we cannot hold exactly is a bad answer, not something to store or compute with.
+ */
+const boundedDecimal = (v: string | number, ctx: z.RefinementCtx) => {
+  const problem = decimalProblem(v, BROKER_DECIMAL);
+  if (problem) ctx.addIssue({ code: 'custom', message: `decimal ${problem}` });
+};
+const decText = (v: string | number) => (typeof v === 'string' ? v : new Decimal(String(v)).toFixed());
+const Dec = z.union([z.string(), z.number()]).superRefine(boundedDecimal).transform(decText);
+const DecOrNull = z
+  .union([z.string(), z.number(), z.null()])
+  .optional()
+  .superRefine((v, ctx) => (v === null || v === undefined ? undefined : boundedDecimal(v, ctx)))
+  .transform((v) => (v === null || v === undefined ? null : decText(v)));
+const Str = z.string().max(1024);
 const StrOrNull = z.string().nullable().optional().transform((v) => v ?? null);
 
 const OrderSchema = z.object({

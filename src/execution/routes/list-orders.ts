@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { SYMBOL_INPUT_PATTERN } from '../../model/symbol.js';
+import { instantParam, limitParam } from '../../observability/params.js';
+import { STRATEGY_ID_PATTERN } from '../order-input.js';
 import { listOrders, type OrderListQuery } from '../queries.js';
 import { errors, OrderSchema } from '../schemas.js';
 import type { RouteDeps } from './deps.js';
@@ -10,12 +13,12 @@ export const listOrdersSchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      status: { type: 'string', maxLength: 200, description: 'one status or a comma-separated list', examples: ['pending_new,new'] },
-      symbol: { type: 'string', maxLength: 16, examples: ['AAPL'] },
-      strategy_id: { type: 'string', maxLength: 64, examples: ['momentum-v2'] },
-      since: { type: 'string', maxLength: 40, description: 'created at or after this instant', examples: ['2025-01-17T00:00:00Z'] },
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-      cursor: { type: 'string', maxLength: 200, description: 'next_cursor of the previous page' },
+      status: { type: 'string', maxLength: 200, pattern: '^[a-z_]+(,[a-z_]+)*$', description: 'one status or a comma-separated list', examples: ['pending_new,new'] },
+      symbol: { type: 'string', maxLength: 14, pattern: SYMBOL_INPUT_PATTERN, examples: ['AAPL'] },
+      strategy_id: { type: 'string', maxLength: 64, pattern: STRATEGY_ID_PATTERN, examples: ['momentum-v2'] },
+      since: instantParam('created at or after this instant (a date is its UTC midnight); 1970-2199'),
+      limit: limitParam(500, 100),
+      cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$', description: 'next_cursor of the previous page' },
     },
   },
   response: {

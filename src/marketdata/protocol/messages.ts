@@ -24,13 +24,15 @@ export type ClientAction = z.infer<typeof ClientAction>;
 export const SuccessMsg = z.object({ T: z.literal('success'), msg: z.string() });
 export const ErrorMsg = z.object({ T: z.literal('error'), code: z.number().int(), msg: z.string() });
 export const SubscriptionMsg = z.object({ T: z.literal('subscription'), trades: z.array(z.string()), quotes: z.array(z.string()), bars: z.array(z.string()) });
-const num = z.number().finite();
+/** Feed numbers are input like any other: bounded (prices 0 < p < 1e9, sizes < 1e15; src/model/decimal.ts). */
+const num = z.number().finite().gt(-1e15).lt(1e15);
+const price = z.number().positive().lt(1e9);
 export const TradeMsg = z.object({
   T: z.literal('t'),
-  S: z.string().min(1),
+  S: z.string().min(1).max(16),
   i: z.number().int(),
   x: z.string(),
-  p: num.positive(),
+  p: price,
   s: num.nonnegative(),
   t: z.string().min(1),
   c: z.array(z.string()),

@@ -1,5 +1,6 @@
 import type { Catalog } from '../../data/catalog.js';
 import type { DailyBar } from './path.js';
+import { isSymbol } from '../../model/symbol.js';
 
 /** Where the replay server gets its daily bars. */
 export interface ReplaySource {
@@ -25,7 +26,7 @@ export async function catalogSource(cat: Catalog, opts: { from: string; to: stri
   if (!date.test(opts.from) || !date.test(opts.to)) throw new RangeError('from/to must be YYYY-MM-DD');
   const where = [`date >= DATE '${opts.from}'`, `date <= DATE '${opts.to}'`];
   if (opts.symbols?.length) {
-    for (const s of opts.symbols) if (!/^[A-Z][A-Z0-9.-]{0,9}$/.test(s)) throw new RangeError(`bad symbol ${JSON.stringify(s)}`);
+    for (const s of opts.symbols) if (!isSymbol(s)) throw new RangeError(`bad symbol ${JSON.stringify(s)}`);
     where.push(`symbol IN (${opts.symbols.map((s) => `'${s}'`).join(', ')})`);
   }
   const rows = await cat.query<{ d: string; symbol: string; open: number; high: number; low: number; close: number; volume: number }>(

@@ -2,6 +2,7 @@ import type { Bus } from '../../bus/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Db } from '../../db/db.js';
+import { isSymbol } from '../../model/symbol.js';
 import { createServiceApp } from '../../observability/http-app.js';
 import type { FastifyInstance } from 'fastify';
 import { MarketDataClient } from '../client/stream-client.js';
@@ -31,6 +32,8 @@ export interface MarketDataAppOptions {
   marksMaxAgeMs?: number;
   /** Extra symbols to follow (e.g. today's signals). */
   signalSymbols?: () => readonly string[] | Promise<readonly string[]>;
+  /** Tokens reads need (accessFor in observability/auth.ts); none = reads open. */
+  readTokens?: readonly string[];
   version?: string;
 }
 
@@ -51,6 +54,8 @@ export async function buildMarketDataApp(o: MarketDataAppOptions): Promise<Marke
     // Alpaca's ids are exchange trade ids, not a per-connection sequence (that is the replay's).
     sequenced: o.feed.sequenced ?? !/alpaca\.markets/.test(o.feed.url),
     onTrade: (m) => {
+      // Only canonical tickers become `price:{symbol}` keys (what we subscribed is canonical).
+      if (!isSymbol(m.S)) return;
       const t = toTrade(m);
       cache.onTrade(t);
       ticks.addTrade(t);
@@ -72,6 +77,7 @@ export async function buildMarketDataApp(o: MarketDataAppOptions): Promise<Marke
       { name: 'database', critical: true, check: async () => (await o.db.ping(), { status: 'up' }) },
       o.bus.healthCheck('bus', false),
     ],
+    readTokens: o.readTokens,
   });
   registerPnlRoutes(app, pnl);
   registerMarketDataMetrics(metrics, { client, cache, ticks, pnl });

@@ -1,5 +1,6 @@
 import { newYorkDate } from '../../core/clock.js';
 import type { Queryable } from '../../db/db.js';
+import { trySymbol } from '../../model/symbol.js';
 import type { SubscriptionTarget } from './types.js';
 
 /**
@@ -43,7 +44,8 @@ export class SubscriptionManager {
 
   private async doRefresh(): Promise<SubscriptionDiff> {
     const [pos, sig] = await Promise.all([this.opts.positionSymbols(), this.opts.signalSymbols()]);
-    const desired = new Set<string>([...pos, ...sig].map((s) => s.trim().toUpperCase()).filter((s) => s.length > 0));
+    // The one ticker grammar (src/model/symbol.ts): a row that is not a ticker is not subscribed.
+    const desired = new Set<string>([...pos, ...sig].map((s) => trySymbol(s)).filter((s): s is string => s !== null));
     const added = [...desired].filter((s) => !this.current.has(s)).sort();
     const removed = [...this.current].filter((s) => !desired.has(s)).sort();
     if (removed.length) this.opts.target.unsubscribe(removed);

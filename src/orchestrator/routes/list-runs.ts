@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { STRATEGY_ID_PATTERN } from '../../execution/order-input.js';
+import { limitParam } from '../../observability/params.js';
 import { listRuns, runView, type RunListQuery } from '../store.js';
 import { errors, RunSchema } from '../schemas.js';
 import { RUN_STATUSES } from '../types.js';
@@ -11,9 +13,9 @@ export const listRunsSchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      strategy_id: { type: 'string', minLength: 1, maxLength: 64, examples: ['momentum-v2'] },
+      strategy_id: { type: 'string', minLength: 1, maxLength: 64, pattern: STRATEGY_ID_PATTERN, examples: ['momentum-v2'] },
       status: { type: 'string', enum: [...RUN_STATUSES] },
-      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+      limit: limitParam(200, 50),
       cursor: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'next_cursor of the previous page' },
     },
   },

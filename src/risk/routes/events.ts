@@ -1,4 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { asciiUpper, SYMBOL_INPUT_PATTERN } from '../../model/symbol.js';
+import { idParam, limitParam } from '../../observability/params.js';
 import { RISK_EVENT_KINDS, type RiskEventKind } from '../events.js';
 import type { RiskRouteOptions } from './context.js';
 import { RiskEventSchema } from './schemas.js';
@@ -23,9 +25,9 @@ export const eventsRoute: FastifyPluginAsync<RiskRouteOptions> = async (app, { s
           additionalProperties: false,
           properties: {
             kind: { type: 'string', enum: [...RISK_EVENT_KINDS], examples: ['breaker'] },
-            symbol: { type: 'string', pattern: '^[A-Z][A-Z0-9]{0,9}(\\.[A-Z0-9]{1,3})?$', examples: ['AAPL'] },
-            before: { type: 'integer', minimum: 1, description: 'only events with id < before (the previous page\'s next_before)' },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            symbol: { type: 'string', maxLength: 14, pattern: SYMBOL_INPUT_PATTERN, examples: ['AAPL'] },
+            before: idParam("only events with id < before (the previous page's next_before)"),
+            limit: limitParam(500, 50),
           },
         },
         response: {
@@ -41,7 +43,7 @@ export const eventsRoute: FastifyPluginAsync<RiskRouteOptions> = async (app, { s
     },
     async (req) => {
       const limit = req.query.limit ?? 50;
-      const events = await service.events({ ...req.query, limit });
+      const events = await service.events({ ...req.query, ...(req.query.symbol ? { symbol: asciiUpper(req.query.symbol) } : {}), limit });
       return { events, next_before: events.length === limit ? events[events.length - 1]!.id : null };
     },
   );

@@ -1,4 +1,5 @@
 import { ErrorSchema } from '../../observability/http-app.js';
+import { TEXT_PATTERN } from '../../observability/params.js';
 import { BREAKER_STATES } from '../breaker-state.js';
 import { RISK_EVENT_KINDS } from '../events.js';
 
@@ -27,8 +28,8 @@ export const ChangeBodySchema = {
   additionalProperties: false,
   required: ['reason'],
   properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why (recorded in the audit trail)', examples: ['desk halt: unexplained fills'] },
-    actor: { type: 'string', minLength: 1, maxLength: 100, description: 'who (default `api`)', examples: ['alice'] },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: TEXT_PATTERN, description: 'why (recorded in the audit trail)', examples: ['desk halt: unexplained fills'] },
+    actor: { type: 'string', minLength: 1, maxLength: 100, pattern: TEXT_PATTERN, description: 'who (default `api`)', examples: ['alice'] },
   },
   examples: [{ reason: 'desk halt: unexplained fills', actor: 'alice' }],
 } as const;
