@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { FailureError, InputError } from '../../core/errors.js';
+import { dec, decString, money } from '../../core/money.js';
 import type { IO } from '../context.js';
 import { createContext, type CliContext } from '../context.js';
 import { paint } from '../style.js';
@@ -119,13 +120,15 @@ export function renderStatus(ctx: CliContext, s: StatusView): string {
   lines.push(`kill switch  ${ks ? (ks.engaged ? c.red(c.bold('ENGAGED')) + ` (${ks.actor ?? '?'} at ${ks.changed_at ?? '?'}: ${ks.reason ?? ''})` : c.green('disengaged')) : 'unknown'}`);
   const L = s.limits.limits ?? {};
   const fmt = (v: unknown) => (v === null || v === undefined ? 'off' : Array.isArray(v) ? (v.length ? v.join(',') : 'none') : String(v));
+  // Position and exposure limits are fractions of equity (0.1); people read them as percents.
+  const frac = (v: unknown) => (typeof v === 'number' ? `${decString(dec(v).times(100))}%` : fmt(v));
   lines.push(
     c.dim(
-      `limits       order notional ${fmt(L.max_order_notional)} · position ${fmt(L.max_position_shares)} sh / ${fmt(L.max_position_pct)}% · gross ${fmt(L.max_gross_exposure_pct)}% · net ${fmt(L.max_net_exposure_pct)}% · band ${fmt(L.price_band_pct)}% · restricted ${fmt(L.restricted_symbols)}`,
+      `limits       order notional ${L.max_order_notional == null ? 'off' : money(String(L.max_order_notional))} · position ${fmt(L.max_position_shares)} sh / ${frac(L.max_position_pct)} · gross ${frac(L.max_gross_exposure_pct)} · net ${frac(L.max_net_exposure_pct)} · band ${fmt(L.price_band_pct)}% · restricted ${fmt(L.restricted_symbols)}`,
     ),
   );
   const C = s.limits.correlation ?? {};
-  lines.push(c.dim(`correlation  ${C.enabled ? `cluster ≤ ${fmt(C.max_cluster_pct)}% of equity for names with ${fmt(C.lookback_days)}-day corr ≥ ${fmt(C.threshold)} (${fmt(C.mode)})` : 'off'}`));
+  lines.push(c.dim(`correlation  ${C.enabled ? `cluster ≤ ${frac(C.max_cluster_pct)} of equity for names with ${fmt(C.lookback_days)}-day corr ≥ ${fmt(C.threshold)} (${fmt(C.mode)})` : 'off'}`));
   lines.push(c.dim(`as of ${s.as_of} (trade date ${s.trade_date})`));
   return lines.join('\n');
 }
