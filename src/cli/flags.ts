@@ -46,13 +46,14 @@ export function numberFlag(flag: string, min: number, max: number, what: string)
 
 /** A positive amount of money (`--capital 100000`), at most `max`, at most cents; canonical decimal text. */
 export function moneyFlag(flag: string, opts: { max: string; example: string; currency?: string }): FlagParser<string> {
-  const expected = `must be a positive amount in ${opts.currency ?? 'USD'} up to ${opts.max}, e.g. ${opts.example}`;
+  const expected = `must be a positive amount in ${opts.currency ?? 'USD'}, e.g. ${opts.example}`;
   return (raw) => {
     const s = raw.trim().replace(/_/g, '');
     // Plain digits only: "1e6", "0x10", "Infinity" and "$100" are refused rather than guessed at.
     if (!/^\d+(\.\d+)?$/.test(s)) badFlag(flag, raw, expected);
     const d = dec(s);
-    if (!d.gt(0) || d.gt(opts.max)) badFlag(flag, raw, expected);
+    if (!d.gt(0)) badFlag(flag, raw, expected);
+    if (d.gt(opts.max)) badFlag(flag, raw, `must be at most ${opts.max} ${opts.currency ?? 'USD'}`);
     if (d.decimalPlaces() > 2) badFlag(flag, raw, `must be a whole number of cents (at most 2 decimals), e.g. ${opts.example}`);
     return decString(d);
   };
@@ -67,6 +68,8 @@ export function fractionFlag(flag: string, of: string, max = 1): FlagParser<stri
   return (raw) => {
     const s = raw.trim();
     const expected = `is a fraction of ${of} greater than 0 and at most ${max} (10% = 0.1)`;
+    const percent = /^(\d*\.?\d+)\s*%$/.exec(s);
+    if (percent) badFlag(flag, raw, `is a fraction of ${of} from 0 to ${max}, not a percent (${s} = ${decString(dec(percent[1]!).div(100))})`);
     if (!/^\d*\.?\d+$/.test(s)) badFlag(flag, raw, expected);
     const d = dec(s);
     if (d.gt(max) && d.lte(100)) badFlag(flag, raw, `is a fraction of ${of} from 0 to ${max}, not a percent (${s}% = ${decString(d.div(100))})`);

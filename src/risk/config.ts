@@ -196,7 +196,7 @@ export function loadRiskConfig(opts: LoadRiskConfigOptions = {}): RiskConfig {
   const reader = opts.env instanceof EnvReader ? opts.env : new EnvReader(opts.env ?? {});
   const fileArg = opts.file ?? reader.str(RISK_FILE_ENV);
   let raw: Record<string, unknown> = {};
-  let origin = 'risk config (defaults)';
+  let origin = 'risk config';
   if (fileArg) {
     const file = resolve(opts.cwd ?? process.cwd(), fileArg);
     if (!existsSync(file)) throw new InputError(`risk config file ${file} not found (${opts.file ? '--risk-file' : RISK_FILE_ENV}); create it (see docs/concepts/risk.md) or unset it for the defaults`, 'bad_config');
