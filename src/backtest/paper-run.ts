@@ -207,6 +207,7 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
   const tradeDays = dates.slice(1);
 
   const clock = fixedClock(`${dates[0]}T${CLOSE_UTC_HOUR}:00:00Z`);
+  progress('starting the services', 0, tradeDays.length);
   const stack = await startStack({
     config: o.config,
     clock,

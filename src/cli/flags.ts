@@ -72,7 +72,7 @@ export function fractionFlag(flag: string, of: string, max = 1): FlagParser<stri
     if (percent) badFlag(flag, raw, `is a fraction of ${of} from 0 to ${max}, not a percent (${s} = ${decString(dec(percent[1]!).div(100))})`);
     if (!/^\d*\.?\d+$/.test(s)) badFlag(flag, raw, expected);
     const d = dec(s);
-    if (d.gt(max) && d.lte(100)) badFlag(flag, raw, `is a fraction of ${of} from 0 to ${max}, not a percent (${s}% = ${decString(d.div(100))})`);
+    if (d.gt(max) && d.lte(100) && d.decimalPlaces() <= 2) badFlag(flag, raw, `is a fraction of ${of} from 0 to ${max}, not a percent (${s}% = ${decString(d.div(100))})`);
     if (!d.gt(0) || d.gt(max)) badFlag(flag, raw, expected);
     return decString(d);
   };
