@@ -446,7 +446,7 @@ async function summarizeRefusals(db: Db, strategyId: string, daily: PaperDay[]):
       limited[code] = (limited[code] ?? 0) + 1;
       continue;
     }
-    const code = r.order_status === 'rejected' ? 'broker_rejected' : (/\b[45]\d\d ([a-z_]+):/.exec(r.error ?? '')?.[1] ?? 'failed');
+    const code = r.order_status === 'rejected' ? 'broker_rejected' : (/\b[45]\d\d ([a-z_]+)(?::|$)/.exec(r.error ?? '')?.[1] ?? 'failed');
     orders++;
     byReason[code] = (byReason[code] ?? 0) + 1;
     const d = byDay.get(r.date.slice(0, 10));

@@ -359,7 +359,7 @@ function failureReasons(rows: readonly OrderState[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of rows) {
     if (r.order_status !== 'failed' && r.order_status !== 'rejected') continue;
-    const code = r.order_status === 'rejected' ? 'broker_rejected' : (/\b[45]\d\d ([a-z_]+):/.exec(r.error ?? '')?.[1] ?? 'failed');
+    const code = r.order_status === 'rejected' ? 'broker_rejected' : (/\b[45]\d\d ([a-z_]+)(?::|$)/.exec(r.error ?? '')?.[1] ?? 'failed');
     out[code] = (out[code] ?? 0) + 1;
   }
   return out;
