@@ -158,7 +158,7 @@ kestrel status.
 
 Examples:
   kestrel paper-run
-  kestrel paper-run --as-of 2019-12-31 --days 60 --top-n 6 --bottom-n 6 --json --out paper.json
+  kestrel paper-run --as-of 2019-12-31 --days 60 --json --out paper.json
   kestrel paper-run --capital 250000 --max-position-pct 0.05 --top-n 10 --bottom-n 10`,
     )
     .action(async (opts: PaperArgs) => {
