@@ -53,7 +53,7 @@ for (let a = 0; a < N_PRICES; a++) for (let b = a + 1; b < N_PRICES; b++) corr.s
 const correlations: CorrelationLookup = { asOf: '2025-03-03', corr: (a, b) => (a === b ? 1 : (corr.get(a < b ? `${a}|${b}` : `${b}|${a}`) ?? null)) };
 
 const base = makeRiskContext({ now, tradeDate: '2025-03-04', positions, openOrders, prices, equity: '2500000', startOfDayEquity: '2510000', buyingPower: '1500000', correlations });
-const config = parseRiskConfig({ limits: { max_gross_exposure_pct: 200, max_net_exposure_pct: 150, max_position_pct: 10 }, correlation: { enabled: true, threshold: 0.8, max_cluster_pct: 30 } });
+const config = parseRiskConfig({ limits: { max_gross_exposure_pct: 2, max_net_exposure_pct: 1.5, max_position_pct: 0.1 }, correlation: { enabled: true, threshold: 0.8, max_cluster_pct: 0.3 } });
 
 // Orders cycle through held and unheld names, both sides, market and limit.
 const orders: RiskOrder[] = Array.from({ length: 64 }, (_, i) => {

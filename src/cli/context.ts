@@ -42,7 +42,8 @@ export function createContext(component: string, io: IO, overrides: Partial<Conf
     user: userName(),
     out: (text) => io.stdout.write(text.endsWith('\n') ? text : text + '\n'),
     json: (value) => io.stdout.write(JSON.stringify(value, null, 2) + '\n'),
-    progress: (label) => (tty && !opts.quiet ? barProgress(label, io) : { update: () => {}, stop: () => {} }),
+    // Bars go to stderr and only when stdout is a terminal: quiet (fewer log lines) does not turn them off.
+    progress: (label) => (tty ? barProgress(label, io) : { update: () => {}, stop: () => {} }),
   };
 }
 

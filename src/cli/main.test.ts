@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +100,68 @@ describe('kestrel CLI', () => {
     expect(noData.err).toMatch(/run `kestrel etl/);
   });
 
+  it('an unknown command exits 2 naming it, with --help and via help too (not the main help with 0)', async () => {
+    for (const argv of [['worker', '--help'], ['help', 'worker'], ['worker']]) {
+      const r = await run(...argv);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(/^kestrel: unknown command "worker" \(commands: start, etl, .*paper-run.*\)\n$/);
+    }
+    expect((await run('satus', '--help')).err).toBe('kestrel: unknown command "satus" (did you mean status?)\n');
+    expect((await run('paper', '--help')).err).toBe('kestrel: unknown command "paper" (did you mean paper-run?)\n');
+    const nested = await run('risk', 'tirp', '--help');
+    expect(nested.code).toBe(2);
+    expect(nested.err).toMatch(/^kestrel: unknown command "tirp" \(did you mean trip\?\)\n$/);
+    // Known commands still show their help and exit 0.
+    for (const argv of [['status', '--help'], ['help', 'status'], ['risk', 'trip', '--help']]) expect((await run(...argv)).code).toBe(0);
+  });
+
+  it('commander usage errors are one line on stderr, exit 2, with a pointer to the help', async () => {
+    const r = await run('paper-run', '--capitol', '5');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("kestrel: unknown option '--capitol' (did you mean --capital?) (see kestrel paper-run --help)\n");
+    const missing = await run('risk', 'trip');
+    expect(missing.err).toBe("kestrel: required option '--reason <text>' not specified (see kestrel risk trip --help)\n");
+  });
+
+  it('paper-run: a bad value exits 2 with one line naming the flag, before anything is written', async () => {
+    const varDir = join(tmp.dir, 'var-refused');
+    const before = process.env.KESTREL_VAR_DIR;
+    process.env.KESTREL_VAR_DIR = varDir;
+    try {
+      const cases: Array<[string[], RegExp]> = [
+        [['--capital', 'abc'], /^kestrel: --capital "abc" must be a positive amount in USD, e\.g\. 100000\n$/],
+        [['--slippage-bps', '-5'], /^kestrel: --slippage-bps "-5" must be basis points from 0 to 1000\n$/],
+        [['--max-position-pct', '10'], /^kestrel: --max-position-pct "10" is a fraction of capital from 0 to 1, not a percent \(10% = 0\.1\)\n$/],
+        [['--days', '0'], /^kestrel: --days "0" must be a whole number/],
+        [['--top-n', '-1'], /^kestrel: --top-n "-1" must be a whole number of names from 0 to 500\n$/],
+        [['--as-of', '2019-02-30'], /^kestrel: --as-of "2019-02-30" must be a date YYYY-MM-DD/],
+        // Past the stored data: refused naming the last stored day (not silently clamped).
+        [['--as-of', '2030-01-01'], /^kestrel: --as-of 2030-01-01 is after the last stored trading day 2019-06-05: pass --as-of 2019-06-05 or earlier/],
+        [['--days', '5'], /^kestrel: --days 5 needs 6 trading days of data up to 2019-06-05 .* has 3 \(from 2019-06-03\)\n$/],
+        [['--top-n', '0', '--bottom-n', '0'], /^kestrel: --top-n and --bottom-n are both 0/],
+      ];
+      for (const [args, msg] of cases) {
+        const r = await run('paper-run', '--data-dir', dataDir, ...args);
+        expect({ args, code: r.code }).toEqual({ args, code: 2 });
+        expect(r.err).toMatch(msg);
+        expect(r.out).toBe('');
+      }
+      const riskEnv = process.env.RISK_MAX_POSITION_PCT;
+      process.env.RISK_MAX_POSITION_PCT = '10';
+      const r = await run('paper-run', '--data-dir', dataDir, '--days', '1');
+      if (riskEnv === undefined) delete process.env.RISK_MAX_POSITION_PCT;
+      else process.env.RISK_MAX_POSITION_PCT = riskEnv;
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/RISK_MAX_POSITION_PCT="10"\): must be a fraction of equity .*\(10% = 0\.1\)/);
+      expect(existsSync(varDir)).toBe(false);
+      expect((await run('start', '--days', 'x')).err).toMatch(/^kestrel: --days "x" must be a whole number/);
+    } finally {
+      if (before === undefined) delete process.env.KESTREL_VAR_DIR;
+      else process.env.KESTREL_VAR_DIR = before;
+    }
+  });
+
   it('a failed quality gate exits 1 and still prints the report', async () => {
     const file = writeBarsCsv(join(tmp.dir, 'stale.csv'), [bar('AAA', '2019-06-06', 12)]);
     const r = await run('etl', '--input', file, '--data-dir', dataDir, '--as-of', '2019-12-31', '--json');
@@ -108,7 +171,7 @@ describe('kestrel CLI', () => {
   });
 
   it('every command has --help with examples', async () => {
-    for (const cmd of ['etl', 'sql', 'start']) {
+    for (const cmd of ['etl', 'sql', 'start', 'paper-run', 'status']) {
       const r = await run(cmd, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/Usage: kestrel/);

@@ -39,6 +39,12 @@ export interface StackOptions {
   modelPollMs?: number;
   /** Start the orchestrator's signals.generated consumer (kestrel up) or not (paper runs drive runs). */
   consumeSignals?: boolean;
+  /**
+   * A service's own log level, when it must differ from `logger`'s: a paper run reports every
+   * run's outcome itself and sets the orchestrator to `error`, so its per-run warnings do not
+   * bury the report (the refusals are summarised in it, with one warning for the whole run).
+   */
+  logLevels?: Partial<Record<ServiceName, string>>;
 }
 
 export interface Stack {
@@ -104,8 +110,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const orchestrator = await orch.buildOrchestratorApp({
       db,
       clock,
-      logger: logger.child({ service: 'orchestrator' }),
-      // API_TOKEN is good for reads too; with only READ_TOKEN set, writes are open and reads need it.
+      logger: logger.child({ service: 'orchestrator' }, quieter(logger, o.logLevels?.orchestrator)),
       signals: new signalsMod.HttpSignalsClient({ baseUrl: signalsUrl, apiToken: config.apiToken ?? config.readToken }),
       gateway: new orch.HttpGatewayClient({ baseUrl: gatewayUrl, apiToken: config.apiToken ?? config.readToken }),
       prices: new orch.CatalogPriceSource(catalog),
@@ -135,6 +140,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     await close();
     throw e;
   }
+}
+
+/** A child's level only ever raises the parent's (a silent test logger stays silent). */
+function quieter(parent: Logger, level: string | undefined): { level: string } | undefined {
+  const want = level === undefined ? undefined : parent.levels.values[level];
+  return want !== undefined && want > parent.levelVal ? { level: level! } : undefined;
 }
 
 export function urlOf(addr: AddressInfo | string | null): string {

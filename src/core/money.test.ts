@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dec, decString, isDecimalString, money, sum } from './money.js';
+import { averagePrice, cents, dec, decString, isDecimalString, money, priceAtTick, sum } from './money.js';
 
 describe('money', () => {
   it('is exact where floats drift', () => {
@@ -14,6 +14,18 @@ describe('money', () => {
     expect(money('2.345')).toBe('2.34');
     expect(money('2.355')).toBe('2.36');
     expect(money('-1.005')).toBe('-1.00');
+  });
+
+  it('rounds at the edges: cents for money, the tick for prices, 4 dp for averages', () => {
+    expect(cents('24959.06999999999999999999999999999999998099')).toBe('24959.07');
+    expect(cents('-0.00000000000000000000000000000000001901')).toBe('0.00'); // never "-0.00"
+    expect(cents('0.125')).toBe('0.12');
+    expect(cents('-1477.225')).toBe('-1477.22');
+    expect(priceAtTick('325.7657')).toBe('325.77');
+    expect(priceAtTick('0.98765')).toBe('0.9876');
+    expect(priceAtTick('1')).toBe('1.00');
+    expect(averagePrice('36.23695652173913043478260869565217391304')).toBe('36.2370');
+    expect(averagePrice('-0.00001')).toBe('0.0000');
   });
 
   it('rejects what is not a decimal', () => {

@@ -105,3 +105,26 @@ export function decString(v: DecimalLike): string {
 export function money(v: DecimalLike, dp = 2): string {
   return dec(v).toFixed(dp, Decimal.ROUND_HALF_EVEN);
 }
+
+/**
+ * Money at the edges (docs/concepts/pnl.md, "Rounding at the edges"): ledgers stay exact; what
+ * people and JSON consumers see is rounded once, here.
+ *
+ * Cash, P&L, equity, market value, fees: cents, half-even, and never "-0.00".
+ */
+export function cents(v: DecimalLike): string {
+  const s = money(v, 2);
+  return s === '-0.00' ? '0.00' : s;
+}
+
+/** A traded price (fill, mark, close) at its tick: 2 dp at $1 and above, 4 dp below (Reg NMS Rule 612). */
+export function priceAtTick(v: DecimalLike): string {
+  const d = dec(v);
+  return money(d, d.abs().gte(1) ? 2 : 4);
+}
+
+/** An average price (average entry): not a traded price, so 4 dp at any size. */
+export function averagePrice(v: DecimalLike): string {
+  const s = money(v, 4);
+  return /^-0\.0000$/.test(s) ? '0.0000' : s;
+}

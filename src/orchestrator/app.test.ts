@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../db/db.js';
 import { dec } from '../core/money.js';
@@ -192,6 +194,24 @@ describe('POST /api/v1/orchestration/run', () => {
     expect(again.body).toMatchObject({ id: r.body.id, status: 'completed', attempt: 2, orders_submitted: 2, orders_failed: 0, error: null });
     expect(t.gateway.calls.filter((c) => c.symbol === 'AAPL')).toHaveLength(1);
     expect(t.gateway.created()).toHaveLength(2);
+  });
+
+  it('refusals are logged once per run with the counts by reason; each order only at debug', async () => {
+    const lines: Array<{ level: string; msg: string; by_reason?: Record<string, number> }> = [];
+    const sink = new Writable({
+      write(chunk, _e, cb) {
+        lines.push(JSON.parse(String(chunk)));
+        cb();
+      },
+    });
+    await t.close();
+    await setup({ logger: pino({ level: 'debug', formatters: { level: (label) => ({ level: label }) } }, sink) });
+    t.gateway.fault('XOM', { kind: 'refuse', status: 422, code: 'max_gross_exposure' });
+    const r = await post(body());
+    expect(r.body).toMatchObject({ status: 'partial', orders_failed: 1 });
+    const warns = lines.filter((l) => l.level === 'warn');
+    expect(warns).toEqual([expect.objectContaining({ msg: 'run finished partial: 1 of 2 orders refused or failed (max_gross_exposure 1)', by_reason: { max_gross_exposure: 1 } })]);
+    expect(lines.filter((l) => l.msg === 'order refused').map((l) => l.level)).toEqual(['debug']);
   });
 
   it('a refusal (4xx) is not retried; every order refused → failed run', async () => {

@@ -335,7 +335,11 @@ async function execute(ctx: OrchestratorContext, run: RunRow): Promise<RunRow> {
     const done = await finishRun(ctx.db, run, { ...f, submit_ms: round1(submitMs), total_ms: round1(total)! }, ctx.clock.now());
     if (!done) throw new LostLeaseError(run.id);
     ctx.metrics.runs.inc({ status: done.status, trigger: done.trigger });
-    log.info({ status: done.status, planned: done.orders_planned, submitted: done.orders_submitted, failed: done.orders_failed, symbols_failed: done.symbols_failed, total_ms: done.total_ms }, 'run finished');
+    const fields = { status: done.status, planned: done.orders_planned, submitted: done.orders_submitted, failed: done.orders_failed, symbols_failed: done.symbols_failed, total_ms: done.total_ms };
+    if (done.orders_failed > 0) {
+      const byReason = failureReasons(rows);
+      log.warn({ ...fields, by_reason: byReason }, `run finished ${done.status}: ${done.orders_failed} of ${done.orders_planned} orders refused or failed (${Object.entries(byReason).map(([k, n]) => `${k} ${n}`).join(', ')})`);
+    } else log.info(fields, 'run finished');
     return done;
   } catch (e) {
     if (e instanceof LostLeaseError) {
@@ -348,6 +352,17 @@ async function execute(ctx: OrchestratorContext, run: RunRow): Promise<RunRow> {
     lease.stop();
     ctx.metrics.inProgress.dec();
   }
+}
+
+/** Failed and rejected orders by reason: the gateway's error code (`max_gross_exposure`), `broker_rejected`, or `failed`. */
+function failureReasons(rows: readonly OrderState[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    if (r.order_status !== 'failed' && r.order_status !== 'rejected') continue;
+    const code = r.order_status === 'rejected' ? 'broker_rejected' : (/\b[45]\d\d ([a-z_]+)(?::|$)/.exec(r.error ?? '')?.[1] ?? 'failed');
+    out[code] = (out[code] ?? 0) + 1;
+  }
+  return out;
 }
 
 async function fail(ctx: OrchestratorContext, run: RunRow, error: string, t0: number, submitMs: number | null): Promise<RunRow> {
@@ -512,7 +527,9 @@ async function submitOne(ctx: OrchestratorContext, run: RunRow, r: OrderState, l
       r.retryable = retryable;
       r.error = errText(e).slice(0, 1000);
       ctx.metrics.orders.inc({ outcome: 'failed' });
-      ctx.logger.warn({ run_id: run.id, symbol: r.symbol, client_order_id: r.client_order_id, err: r.error, retryable }, 'order submission failed');
+      // A refusal (4xx: risk, kill switch) is an outcome, not an incident: detail at debug, one warning per run (execute).
+      const refused = e instanceof GatewayError && e.status >= 400 && e.status < 500;
+      ctx.logger[refused ? 'debug' : 'warn']({ run_id: run.id, symbol: r.symbol, client_order_id: r.client_order_id, err: r.error, retryable }, refused ? 'order refused' : 'order submission failed');
       break;
     }
   }

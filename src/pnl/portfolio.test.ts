@@ -67,4 +67,39 @@ describe('portfolio P&L', () => {
       }),
     );
   });
+
+  it('with the exact cost basis, unrealized is qty × mark − basis with no residue (not (mark − rounded avg) × qty)', () => {
+    // buy 1 @ 1, buy 2 @ 2: basis 5, avg 5/3 — not a terminating decimal, stored rounded to 40 digits.
+    const p = [{ side: 'buy', qty: '1', price: '1' }, { side: 'buy', qty: '2', price: '2' }].reduce<PositionState>((s, f) => applyFill(s, f as FillLike), FLAT);
+    const avg = avgEntryPrice(p).toFixed();
+    const viaAvg = computePnl([{ symbol: 'X', qty: p.qty, avg_entry_price: avg, realized_pnl: '0' }], marksOf({ X: '2' }), { now, cash: '95' });
+    expect(viaAvg.unrealized_pnl).not.toBe('1'); // the residue the paper report used to show
+    const exact = computePnl([{ symbol: 'X', qty: p.qty, avg_entry_price: avg, realized_pnl: '0', cost_basis: p.cost }], marksOf({ X: '2' }), { now, cash: '95' });
+    expect(exact).toMatchObject({ unrealized_pnl: '1', total_pnl: '1', market_value: '6', equity: '101' });
+    // No mark: valued at the basis, unrealized exactly 0.
+    const unmarked = computePnl([{ symbol: 'X', qty: p.qty, avg_entry_price: avg, realized_pnl: '0', cost_basis: p.cost }], () => undefined, { now, cash: '95' });
+    expect(unmarked).toMatchObject({ unrealized_pnl: '0', market_value: '5', equity: '100', missing_marks: ['X'] });
+  });
+
+  it('property: with the cost basis, total P&L equals the change in equity exactly (difference 0)', () => {
+    const fill = fc.record({
+      side: fc.constantFrom<'buy' | 'sell'>('buy', 'sell'),
+      qty: fc.integer({ min: 1, max: 500 }).map(String),
+      price: fc.integer({ min: 100, max: 100_000 }).map((c) => dec(c).div(100).toString()),
+    });
+    fc.assert(
+      fc.property(fc.array(fill, { minLength: 1, maxLength: 30 }), fc.integer({ min: 100, max: 100_000 }), (fills: FillLike[], markCents) => {
+        const cash0 = dec('1000000');
+        let cash = cash0;
+        let p: PositionState = FLAT;
+        for (const f of fills) {
+          p = applyFill(p, f);
+          const notional = dec(f.qty).times(f.price);
+          cash = f.side === 'buy' ? cash.minus(notional) : cash.plus(notional);
+        }
+        const snap = computePnl([{ symbol: 'X', qty: p.qty, avg_entry_price: avgEntryPrice(p), realized_pnl: p.realized, cost_basis: p.cost }], marksOf({ X: dec(markCents).div(100).toString() }), { now, cash });
+        return dec(snap.equity!).minus(cash0).minus(snap.total_pnl).isZero();
+      }),
+    );
+  });
 });

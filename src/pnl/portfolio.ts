@@ -15,6 +15,13 @@ export interface PositionInput {
   qty: DecimalLike;
   avg_entry_price: DecimalLike;
   realized_pnl: DecimalLike;
+  /**
+   * qty × average entry, kept exactly by the ledger (positions.cost_basis). When given,
+   * unrealized = qty × mark − cost_basis, exactly. The stored avg_entry_price is cost_basis / qty
+   * rounded to 40 significant digits (5/3 cannot be exact), so (mark − avg) × qty leaves a
+   * residue of ~1e-35 — the "24959.06999…8099" of a paper run's total P&L. Pass it when you have it.
+   */
+  cost_basis?: DecimalLike;
 }
 
 export interface Mark {
@@ -69,6 +76,7 @@ export function computePnl(positions: readonly PositionInput[], marks: (symbol: 
   for (const p of positions) {
     const qty = fx(p.qty);
     const avg = fx(p.avg_entry_price);
+    const cost = p.cost_basis === undefined ? null : fx(p.cost_basis);
     const real = fx(p.realized_pnl);
     const flat = qty.m === 0n;
     const m = flat ? undefined : marks(p.symbol);
@@ -80,8 +88,9 @@ export function computePnl(positions: readonly PositionInput[], marks: (symbol: 
       if (isStale) stale.push(p.symbol);
     } else if (!flat) missing.push(p.symbol);
     const px = mark ?? avg;
-    const u = mulF(subF(px, avg), qty);
-    const value = mulF(qty, px);
+    // With the exact basis: unrealized = qty × mark − basis, and no mark values the position at its basis (unrealized 0).
+    const value = cost && !mark ? cost : mulF(qty, px);
+    const u = cost ? subF(value, cost) : mulF(subF(px, avg), qty);
     mv = addF(mv, value);
     unrealized = addF(unrealized, u);
     realized = addF(realized, real);

@@ -23,7 +23,7 @@ import { RedisStateStore } from './state-store.js';
 const REDIS_URL = process.env.KESTREL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `kt-risk-${randomBytes(4).toString('hex')}:`;
 const clock = fixedClock('2025-03-04T15:00:00Z');
-const config = parseRiskConfig({ limits: { max_position_pct: 50 }, correlation: { enabled: false }, breaker: { quiet_period_s: 60 } });
+const config = parseRiskConfig({ limits: { max_position_pct: 0.5 }, correlation: { enabled: false }, breaker: { quiet_period_s: 60 } });
 
 async function connectRedis(): Promise<Redis> {
   const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });

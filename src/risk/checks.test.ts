@@ -41,7 +41,7 @@ describe('each limit at its boundary: exactly at the limit passes, one share ove
   });
 
   it('max_position_pct: |position| × last ≤ pct × equity', () => {
-    const cfg = onlyLimits({ limits: { max_position_pct: 10 } });
+    const cfg = onlyLimits({ limits: { max_position_pct: 0.1 } });
     const ctx = ctxOf({ px: { AAA: '100' } }); // equity 100 000 → 10 000 → 100 shares
     expect(code(checkOrder(buy('AAA', 100), ctx, cfg, OPEN_GATE))).toBe('ok');
     expect(checkOrder(buy('AAA', 101), ctx, cfg, OPEN_GATE)).toMatchObject({ code: 'max_position_pct', limit: '10000', value: '10100' });
@@ -49,7 +49,7 @@ describe('each limit at its boundary: exactly at the limit passes, one share ove
   });
 
   it('max_gross_exposure_pct: Σ |value| with open orders at their worst', () => {
-    const cfg = onlyLimits({ limits: { max_gross_exposure_pct: 150 } });
+    const cfg = onlyLimits({ limits: { max_gross_exposure_pct: 1.5 } });
     // gross now: AAA 1000 × 100 + BBB −300 × 100 (short) + open buy 100 CCC × 100 = 140 000.
     const ctx = ctxOf({
       px: { AAA: '100', BBB: '100', CCC: '100' },
@@ -65,7 +65,7 @@ describe('each limit at its boundary: exactly at the limit passes, one share ove
   });
 
   it('max_net_exposure_pct: |Σ signed value|, worst of the open-order range', () => {
-    const cfg = onlyLimits({ limits: { max_net_exposure_pct: 50 } });
+    const cfg = onlyLimits({ limits: { max_net_exposure_pct: 0.5 } });
     const ctx = ctxOf({ px: { AAA: '100', BBB: '50' }, positions: { AAA: { qty: 600 }, BBB: { qty: -400 } } }); // net 60 000 − 20 000 = 40 000
     expect(code(checkOrder(buy('AAA', 100), ctx, cfg, OPEN_GATE))).toBe('ok'); // 50 000
     expect(checkOrder(buy('AAA', 101), ctx, cfg, OPEN_GATE)).toMatchObject({ code: 'max_net_exposure', value: '50100' });
@@ -177,7 +177,7 @@ describe('reducing orders and the breaker gate', () => {
   });
 
   it('a limit breached by price moves does not block the order that reduces the breach', () => {
-    const tight = onlyLimits({ limits: { max_gross_exposure_pct: 100, max_position_pct: 50 } });
+    const tight = onlyLimits({ limits: { max_gross_exposure_pct: 1, max_position_pct: 0.5 } });
     // AAA rallied: 800 × 150 = 120 000 > 100 % of equity and > 50 % position cap.
     const ctx = ctxOf({ px: { AAA: '150' }, positions: { AAA: { qty: 800 } } });
     expect(code(checkOrder(buy('AAA', 1), ctx, tight, OPEN_GATE))).toBe('max_position_pct');
@@ -191,7 +191,7 @@ describe('reducing orders and the breaker gate', () => {
 describe('correlated clusters (hand-made correlation matrix)', () => {
   // AAA~BBB 0.9, AAA~CCC 0.85, BBB~CCC 0.3, AAA~DDD 0.5; threshold 0.8; limit 25 % of 100 000.
   const matrix = staticCorrelations({ AAA: { BBB: 0.9, CCC: 0.85, DDD: 0.5 }, BBB: { CCC: 0.3 } }, '2025-03-03');
-  const cfg = (mode: 'reject' | 'resize' = 'resize') => onlyLimits({ correlation: { enabled: true, threshold: 0.8, max_cluster_pct: 25, mode } });
+  const cfg = (mode: 'reject' | 'resize' = 'resize') => onlyLimits({ correlation: { enabled: true, threshold: 0.8, max_cluster_pct: 0.25, mode } });
   const px = { AAA: '100', BBB: '100', CCC: '100', DDD: '100' };
   const ctx = ctxOf({ px, correlations: matrix, positions: { BBB: { qty: 100 }, CCC: { qty: 50 }, DDD: { qty: 200 } } });
   // Cluster of AAA: AAA + BBB (0.9) + CCC (0.85) = 15 000 now; DDD (0.5) is not in it.
@@ -240,12 +240,12 @@ describe('sizeOrder', () => {
           side: fc.constantFrom('buy' as const, 'sell' as const),
           notional: fc.integer({ min: 1000, max: 200_000 }),
           shares: fc.integer({ min: 10, max: 5000 }),
-          pos: fc.integer({ min: 1, max: 100 }),
+          pos: fc.integer({ min: 1, max: 99 }),
           gross: fc.integer({ min: 10, max: 300 }),
           net: fc.integer({ min: 10, max: 300 }),
         }),
         (p) => {
-          const cfg = onlyLimits({ limits: { max_order_notional: String(p.notional), max_position_shares: p.shares, max_position_pct: p.pos, max_gross_exposure_pct: p.gross, max_net_exposure_pct: p.net, check_buying_power: true } });
+          const cfg = onlyLimits({ limits: { max_order_notional: String(p.notional), max_position_shares: p.shares, max_position_pct: p.pos / 100, max_gross_exposure_pct: p.gross / 100, max_net_exposure_pct: p.net / 100, check_buying_power: true } });
           const ctx = ctxOf({ px: { AAA: String(p.price), BBB: '50' }, positions: { AAA: { qty: p.held }, BBB: { qty: p.other } }, buyingPower: '150000' });
           const order = { symbol: 'AAA', side: p.side, qty: String(p.want), order_type: 'market' as const, limit_price: null };
           const r = sizeOrder(order, ctx, cfg, OPEN_GATE);
@@ -320,12 +320,12 @@ describe('fast exposure decisions agree with exact Decimal arithmetic, at the bo
         const ctx = ctxOf({ px, positions, openOrders, equity: '100' });
         const ref = reference(ctx, symbol, b.side, b.qty);
         for (const kind of ['gross', 'net'] as const) {
-          // equity 100 → the limit in % equals the cap in money: put it on the boundary.
-          const pct = Number(ref.after[kind].toFixed(4)) + b.nudge;
+          // equity 100 → the limit as a fraction is the cap in money / 100: put it on the boundary.
+          const pct = (Number(ref.after[kind].toFixed(4)) + b.nudge) / 100;
           fc.pre(pct > 0);
           const base = onlyLimits();
           const cfg = { ...base, limits: { ...base.limits, [kind === 'gross' ? 'max_gross_exposure_pct' : 'max_net_exposure_pct']: pct } };
-          const cap = dec(100).times(pct).div(100);
+          const cap = dec(100).times(pct);
           // Reducing orders skip the portfolio limits by design (docs/concepts/risk.md).
           const refuse = !isReducing(ctx, symbol, b.side, dec(b.qty)) && ref.after[kind].gt(cap) && ref.after[kind].gt(ref.before[kind]);
           const d = checkOrder({ symbol, side: b.side, qty: String(b.qty), order_type: 'market', limit_price: null }, ctx, cfg, OPEN_GATE);

@@ -68,6 +68,8 @@ export type RiskDecision =
     };
 
 const HUNDRED = new Decimal(100);
+/** A fraction limit (0.25) as the percent people read (25); exact, via the number's decimal text. */
+const asPercent = (fraction: number) => new Decimal(String(fraction)).times(HUNDRED).toFixed();
 const fmt = (d: Decimal, dp = 2): string => d.toFixed(dp, Decimal.ROUND_HALF_EVEN);
 
 type Refusal = Extract<RiskDecision, { ok: false }>;
@@ -129,9 +131,9 @@ export function checkOrder(order: RiskOrder, ctx: RiskContext, cfg: RiskConfig, 
   }
   if (L.max_position_pct !== null && worse) {
     const value = after.abs().times(price);
-    const cap = equity.times(L.max_position_pct).div(HUNDRED);
+    const cap = equity.times(L.max_position_pct);
     if (value.gt(cap)) {
-      return no('max_position_pct', `${symbol} position would be worth ${fmt(value)} = ${fmt(value.times(HUNDRED).div(equity))}% of equity ${fmt(equity)}, over the limit of ${L.max_position_pct}%`, {
+      return no('max_position_pct', `${symbol} position would be worth ${fmt(value)} = ${fmt(value.times(HUNDRED).div(equity))}% of equity ${fmt(equity)}, over the limit of ${asPercent(L.max_position_pct)}%`, {
         limit: cap.toFixed(),
         value: value.toFixed(),
       });
@@ -153,21 +155,21 @@ export function checkOrder(order: RiskOrder, ctx: RiskContext, cfg: RiskConfig, 
     if (L.max_gross_exposure_pct !== null) {
       const dG = now.gross.minus(was.gross);
       if (dG.gt(0)) {
-        const capF = (equityF * L.max_gross_exposure_pct) / 100;
-        const cap = equity.times(L.max_gross_exposure_pct).div(HUNDRED);
+        const capF = equityF * L.max_gross_exposure_pct;
+        const cap = equity.times(L.max_gross_exposure_pct);
         const afterF = fx.gross + dG.toNumber();
         const tol = FAST_TOLERANCE * (fx.scale + Math.abs(afterF) + capF);
         if (gtFast(afterF, capF, tol, () => exact().gross.plus(dG).gt(cap))) {
           const grossAfter = exact().gross.plus(dG);
-          return no('max_gross_exposure', `gross exposure would be ${fmt(grossAfter)} = ${fmt(grossAfter.times(HUNDRED).div(equity))}% of equity, over the limit of ${L.max_gross_exposure_pct}%`, { limit: cap.toFixed(), value: grossAfter.toFixed() });
+          return no('max_gross_exposure', `gross exposure would be ${fmt(grossAfter)} = ${fmt(grossAfter.times(HUNDRED).div(equity))}% of equity, over the limit of ${asPercent(L.max_gross_exposure_pct)}%`, { limit: cap.toFixed(), value: grossAfter.toFixed() });
         }
       }
     }
     if (L.max_net_exposure_pct !== null) {
       const dH = now.high.minus(was.high);
       const dL = now.low.minus(was.low);
-      const capF = (equityF * L.max_net_exposure_pct) / 100;
-      const cap = equity.times(L.max_net_exposure_pct).div(HUNDRED);
+      const capF = equityF * L.max_net_exposure_pct;
+      const cap = equity.times(L.max_net_exposure_pct);
       const hf = fx.netHigh;
       const lf = fx.netLow;
       const beforeF = Math.max(Math.abs(hf), Math.abs(lf));
@@ -179,7 +181,7 @@ export function checkOrder(order: RiskOrder, ctx: RiskContext, cfg: RiskConfig, 
       };
       if (gtFast(afterF, capF, tol, () => exactNet().after.gt(cap)) && gtFast(afterF, beforeF, tol, () => exactNet().after.gt(exactNet().before))) {
         const netAfter = exactNet().after;
-        return no('max_net_exposure', `net exposure would be ${fmt(netAfter)} = ${fmt(netAfter.times(HUNDRED).div(equity))}% of equity, over the limit of ${L.max_net_exposure_pct}%`, { limit: cap.toFixed(), value: netAfter.toFixed() });
+        return no('max_net_exposure', `net exposure would be ${fmt(netAfter)} = ${fmt(netAfter.times(HUNDRED).div(equity))}% of equity, over the limit of ${asPercent(L.max_net_exposure_pct)}%`, { limit: cap.toFixed(), value: netAfter.toFixed() });
       }
     }
   }
@@ -233,13 +235,13 @@ function clusterCheck(symbol: string, side: OrderSide, qty: Decimal, price: Deci
   const delta = qty.times(price);
   const after = side === 'buy' ? before.plus(delta) : before.minus(delta);
   const equity = ctx.equity!;
-  const cap = equity.times(C.max_cluster_pct).div(HUNDRED);
+  const cap = equity.times(C.max_cluster_pct);
   if (after.abs().gt(cap) && after.abs().gt(before.abs())) {
     const names = members.map((m) => (m.symbol === symbol ? m.symbol : `${m.symbol} (${m.corr!.toFixed(2)})`)).join(', ');
     return {
       ok: false,
       code: 'correlated_cluster',
-      reason: `exposure to the cluster ${names} (${C.lookback_days}-day return correlation ≥ ${C.threshold} as of ${corr.asOf}) would be ${fmt(after.abs())} = ${fmt(after.abs().times(HUNDRED).div(equity))}% of equity, over the limit of ${C.max_cluster_pct}%`,
+      reason: `exposure to the cluster ${names} (${C.lookback_days}-day return correlation ≥ ${C.threshold} as of ${corr.asOf}) would be ${fmt(after.abs())} = ${fmt(after.abs().times(HUNDRED).div(equity))}% of equity, over the limit of ${asPercent(C.max_cluster_pct)}%`,
       limit: cap.toFixed(),
       value: after.abs().toFixed(),
       cluster: members,

@@ -92,7 +92,10 @@ describe('kestrel risk / kill-switch (HTTP to a running gateway)', () => {
     const human = await kestrel(['risk', 'status', '--url', url]);
     expect(human.code).toBe(0);
     expect(human.out).toMatch(/^breaker {6}OPEN/m);
-    expect(human.out).toMatch(/daily loss {3}0% of start-of-day equity 100000 \(trips at 5%\)/);
+    expect(human.out).toMatch(/daily loss {3}0% of start-of-day equity 100000\.00 \(trips at 5%\)/);
+    // Money in cents; position and exposure limits are fractions, shown as percents.
+    expect(human.out).toMatch(/equity {7}100000\.00 {3}start of day 100000\.00/);
+    expect(human.out).toMatch(/position 100000 sh \/ 10% · gross 150% · net 100%/);
     expect(human.out).toMatch(/kill switch {2}disengaged/);
     const json = await kestrel(['risk', 'status', '--url', url, '--json']);
     expect(JSON.parse(json.out)).toMatchObject({ breaker: { state: 'OPEN', version: 0 }, limits: { breaker: { daily_loss_pct: 5 } } });
@@ -130,7 +133,22 @@ describe('kestrel risk / kill-switch (HTTP to a running gateway)', () => {
     const down = await kestrel(['risk', 'status', '--url', `http://127.0.0.1:${closedPort}`]);
     expect(down.code).toBe(1);
     expect(down.err).toBe(`kestrel: gateway not reachable at http://127.0.0.1:${closedPort} (ECONNREFUSED): start it with \`kestrel serve gateway\` or pass --url\n`);
-    expect((await kestrel(['risk', 'status', '--url', 'ftp://x'])).code).toBe(2);
+    const badUrl = await kestrel(['risk', 'status', '--url', 'ftp://x']);
+    expect(badUrl).toMatchObject({ code: 2, err: 'kestrel: --url "ftp://x" must be an http(s) base URL, e.g. http://127.0.0.1:7301\n' });
+  });
+
+  it('bad flag values: exit 2, one line naming the flag, nothing sent', async () => {
+    const cases: Array<[string[], string]> = [
+      [['risk', 'events', '--limit', 'lots'], 'kestrel: --limit "lots" must be a whole number of rows from 1 to 500\n'],
+      [['risk', 'events', '--limit', '0'], 'kestrel: --limit "0" must be a whole number of rows from 1 to 500\n'],
+      [['risk', 'events', '--kind', 'oops'], 'kestrel: --kind "oops" must be one of pretrade_rejected, breaker, derisk\n'],
+      [['risk', 'events', '--symbol', 'not a ticker'], 'kestrel: --symbol "not a ticker" must be a ticker such as AAPL or BRK.B\n'],
+      [['risk', 'trip', '--reason', '   '], 'kestrel: --reason "   " must not be empty: say why (it is recorded in the audit trail)\n'],
+      [['kill-switch', 'engage', '--reason', 'x', '--actor', 'a'.repeat(101)], expect.stringMatching(/^kestrel: --actor ".*" is too long: at most 100 characters\n$/) as unknown as string],
+    ];
+    for (const [argv, err] of cases) expect(await kestrel([...argv, '--url', url], { API_TOKEN: TOKEN })).toMatchObject({ code: 2, err, out: '' });
+    // None of them reached the gateway: the breaker is where the previous tests left it, the kill switch off.
+    expect(JSON.parse((await kestrel(['kill-switch', 'status', '--url', url, '--json'])).out)).toMatchObject({ engaged: false });
   });
 
   it('the default URL is http://$HOST:$GATEWAY_PORT', async () => {

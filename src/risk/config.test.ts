@@ -28,8 +28,8 @@ describe('risk config', () => {
   it('defaults: every limit on, 5 % daily loss, correlation on', () => {
     const c = defaultRiskConfig();
     expect(c.limits.max_order_notional!.toFixed()).toBe('250000');
-    expect(c.limits).toMatchObject({ max_position_shares: 100000, max_position_pct: 10, max_gross_exposure_pct: 150, max_net_exposure_pct: 100, price_band_pct: 5, restricted_symbols: [], check_buying_power: true });
-    expect(c.correlation).toMatchObject({ enabled: true, threshold: 0.8, lookback_days: 60, max_cluster_pct: 25, mode: 'resize' });
+    expect(c.limits).toMatchObject({ max_position_shares: 100000, max_position_pct: 0.1, max_gross_exposure_pct: 1.5, max_net_exposure_pct: 1, price_band_pct: 5, restricted_symbols: [], check_buying_power: true });
+    expect(c.correlation).toMatchObject({ enabled: true, threshold: 0.8, lookback_days: 60, max_cluster_pct: 0.25, mode: 'resize' });
     expect(c.breaker).toMatchObject({ daily_loss_pct: 5, quiet_period_s: 1800, quiet_mode: 'tight', quiet_loss_pct: 1, stale_data_s: null, derisk: { policy: 'none', reduce_pct: 50 } });
     expect(loadRiskConfig({ env: {} })).toEqual(c);
   });
@@ -46,8 +46,21 @@ describe('risk config', () => {
     expect(riskConfigJson(c)).toMatchObject({ limits: { max_order_notional: '50000.5' } });
   });
 
+  it('position and exposure limits are fractions of equity; a percent is refused with the convention', () => {
+    const c = loadRiskConfig({ env: { RISK_MAX_POSITION_PCT: '0.05', RISK_MAX_GROSS_EXPOSURE_PCT: '2', RISK_MAX_NET_EXPOSURE_PCT: '0.5', RISK_MAX_CLUSTER_PCT: '0.3' } });
+    expect(c.limits).toMatchObject({ max_position_pct: 0.05, max_gross_exposure_pct: 2, max_net_exposure_pct: 0.5 });
+    expect(c.correlation.max_cluster_pct).toBe(0.3);
+    // The old percent forms: 10 meant 10 %, 150 meant 150 %. Refused, never read as 1000 %.
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_POSITION_PCT: '10' } })).message).toMatch(/limits\.max_position_pct \(from RISK_MAX_POSITION_PCT="10"\): must be a fraction of equity .*\(10% = 0\.1\)/);
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_POSITION_PCT: '1' } })).message).toMatch(/below 1/);
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_GROSS_EXPOSURE_PCT: '150' } })).message).toMatch(/max_gross_exposure_pct .*\(150% = 1\.5\)/);
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_CLUSTER_PCT: '25' } })).message).toMatch(/max_cluster_pct .*\(25% = 0\.25\)/);
+    expect(fails(() => loadRiskConfig({ env: { RISK_MAX_POSITION_PCT: '10%' } })).message).toMatch(/invalid RISK_MAX_POSITION_PCT="10%": use a fraction of equity such as 0\.1 \(10% = 0\.1\), or off/);
+    expect(fails(() => loadRiskConfig({ file: file('pct.json', { limits: { max_net_exposure_pct: 100 } }) })).message).toMatch(/limits\.max_net_exposure_pct: must be a fraction of equity/);
+  });
+
   it('names the key, the source and the fix', () => {
-    expect(fails(() => loadRiskConfig({ file: file('a.json', { limits: { max_position_pct: 150 } }) })).message).toMatch(/invalid risk config .*a\.json: limits\.max_position_pct: must be at most 100/);
+    expect(fails(() => loadRiskConfig({ file: file('a.json', { limits: { max_position_pct: 150 } }) })).message).toMatch(/invalid risk config .*a\.json: limits\.max_position_pct: must be a fraction of equity greater than 0 and below 1 \(10% = 0\.1\), not a percent/);
     expect(fails(() => loadRiskConfig({ env: { RISK_DAILY_LOSS_PCT: '0' } })).message).toMatch(/breaker\.daily_loss_pct \(from RISK_DAILY_LOSS_PCT="0"\): must be greater than 0/);
     expect(fails(() => loadRiskConfig({ env: { RISK_MAX_ORDER_NOTIONAL: 'lots' } })).message).toMatch(/invalid RISK_MAX_ORDER_NOTIONAL="lots": use a decimal amount/);
     expect(fails(() => loadRiskConfig({ env: { RISK_MAX_POSITION_SHARES: '1.5' } })).message).toMatch(/RISK_MAX_POSITION_SHARES.*whole number/);

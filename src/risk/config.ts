@@ -14,7 +14,13 @@ import { SYMBOL_MAX_LENGTH, trySymbol } from '../model/symbol.js';
  * leave a limit at its default. A bad value stops start-up with a message that names the key
  * (and the environment variable or file it came from) and the fix. See docs/concepts/risk.md.
  *
- * Percentages are percent (5 = 5 %). Money is a decimal string or number, read exactly.
+ * Position and exposure limits are FRACTIONS of equity (0.1 = 10 %), the convention of the
+ * orchestrator API (`max_position_pct: "0.1"`) and of `kestrel paper-run --max-position-pct`:
+ * limits.max_position_pct, limits.max_gross_exposure_pct, limits.max_net_exposure_pct and
+ * correlation.max_cluster_pct. A value that can only be a percent (e.g. 10) is refused with the
+ * convention spelled out, never divided by 100 silently. (Until 2026-12 these were percents.)
+ * The price band, the breaker's loss thresholds and reduce_pct are still percents (5 = 5 %).
+ * Money is a decimal string or number, read exactly.
  */
 
 export const CORRELATION_MODES = ['reject', 'resize'] as const;
@@ -44,6 +50,15 @@ const ticker = z
   .transform((s) => trySymbol(s)!);
 
 const pct = (max: number) => z.number().gt(0, 'must be greater than 0').lte(max, `must be at most ${max}`);
+/**
+ * A fraction of equity in (0, max) — or (0, max] when `inclusive`. Old percent values (10, 150)
+ * are all above max, so they are refused with the convention rather than read as 1000 %.
+ */
+const fractionOfEquity = (max: number, example: string, inclusive = true) => {
+  const msg = `must be a fraction of equity greater than 0 and ${inclusive ? 'at most' : 'below'} ${max} (${example}), not a percent`;
+  const n = z.number().gt(0, msg);
+  return inclusive ? n.lte(max, msg) : n.lt(max, msg);
+};
 const seconds = z.number().int('must be a whole number of seconds').min(0, 'must be at least 0');
 
 const limitsSchema = z.strictObject({
@@ -51,12 +66,15 @@ const limitsSchema = z.strictObject({
   max_order_notional: positiveMoney.nullable().default(dec('250000')),
   /** Largest absolute position in one symbol, in shares, counting open orders on the same side. */
   max_position_shares: z.number().int('must be a whole number of shares').positive('must be greater than 0').nullable().default(100_000),
-  /** Largest absolute position in one symbol as % of equity (marked at the last price). */
-  max_position_pct: pct(100).nullable().default(10),
-  /** Σ |position value| (worst case with open orders) as % of equity. */
-  max_gross_exposure_pct: pct(1000).nullable().default(150),
-  /** |Σ signed position value| (worst case with open orders) as % of equity. */
-  max_net_exposure_pct: pct(1000).nullable().default(100),
+  /**
+   * Largest absolute position in one symbol as a fraction of equity (marked at the last price).
+   * Below 1: `1` used to mean 1 %, and a 100 % cap is no cap (use null / off).
+   */
+  max_position_pct: fractionOfEquity(1, '10% = 0.1', false).nullable().default(0.1),
+  /** Σ |position value| (worst case with open orders) as a fraction of equity (1.5 = 150 %). */
+  max_gross_exposure_pct: fractionOfEquity(5, '150% = 1.5').nullable().default(1.5),
+  /** |Σ signed position value| (worst case with open orders) as a fraction of equity. */
+  max_net_exposure_pct: fractionOfEquity(5, '100% = 1').nullable().default(1),
   /** Limit orders: |limit − last| ≤ this % of the last price (fat-finger band). */
   price_band_pct: pct(100).nullable().default(5),
   /** Symbols no order may be placed in (either side). */
@@ -75,8 +93,8 @@ const correlationSchema = z.strictObject({
   lookback_days: z.number().int().min(5, 'must be at least 5').max(750, 'must be at most 750').default(60),
   /** Fewer overlapping returns than this: the pair's correlation is unknown (not clustered). */
   min_observations: z.number().int().min(3, 'must be at least 3').default(40),
-  /** |Σ signed value of the cluster| as % of equity. */
-  max_cluster_pct: pct(1000).default(25),
+  /** |Σ signed value of the cluster| as a fraction of equity (0.25 = 25 %). */
+  max_cluster_pct: fractionOfEquity(5, '25% = 0.25').default(0.25),
   /** What the orchestrator's sizing does on a breach (the gateway always refuses). */
   mode: z.enum(CORRELATION_MODES).default('resize'),
 });
@@ -119,7 +137,7 @@ export type BreakerConfig = RiskConfig['breaker'];
 /** The file's shape before defaults (what you may write). */
 export type RiskConfigInput = z.input<typeof riskConfigSchema>;
 
-type EnvKind = 'money' | 'int' | 'num' | 'bool' | 'list' | 'mode';
+type EnvKind = 'money' | 'int' | 'num' | 'fraction' | 'bool' | 'list' | 'mode';
 interface EnvOverride {
   env: string;
   path: readonly [string, ...string[]];
@@ -132,9 +150,9 @@ interface EnvOverride {
 export const RISK_ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'RISK_MAX_ORDER_NOTIONAL', path: ['limits', 'max_order_notional'], kind: 'money', nullable: true },
   { env: 'RISK_MAX_POSITION_SHARES', path: ['limits', 'max_position_shares'], kind: 'int', nullable: true },
-  { env: 'RISK_MAX_POSITION_PCT', path: ['limits', 'max_position_pct'], kind: 'num', nullable: true },
-  { env: 'RISK_MAX_GROSS_EXPOSURE_PCT', path: ['limits', 'max_gross_exposure_pct'], kind: 'num', nullable: true },
-  { env: 'RISK_MAX_NET_EXPOSURE_PCT', path: ['limits', 'max_net_exposure_pct'], kind: 'num', nullable: true },
+  { env: 'RISK_MAX_POSITION_PCT', path: ['limits', 'max_position_pct'], kind: 'fraction', nullable: true },
+  { env: 'RISK_MAX_GROSS_EXPOSURE_PCT', path: ['limits', 'max_gross_exposure_pct'], kind: 'fraction', nullable: true },
+  { env: 'RISK_MAX_NET_EXPOSURE_PCT', path: ['limits', 'max_net_exposure_pct'], kind: 'fraction', nullable: true },
   { env: 'RISK_PRICE_BAND_PCT', path: ['limits', 'price_band_pct'], kind: 'num', nullable: true },
   { env: 'RISK_RESTRICTED_SYMBOLS', path: ['limits', 'restricted_symbols'], kind: 'list' },
   { env: 'RISK_MAX_PRICE_AGE_S', path: ['limits', 'max_price_age_s'], kind: 'int', nullable: true },
@@ -143,7 +161,7 @@ export const RISK_ENV_OVERRIDES: readonly EnvOverride[] = [
   { env: 'RISK_CORRELATION_THRESHOLD', path: ['correlation', 'threshold'], kind: 'num' },
   { env: 'RISK_CORRELATION_LOOKBACK_DAYS', path: ['correlation', 'lookback_days'], kind: 'int' },
   { env: 'RISK_CORRELATION_MIN_OBSERVATIONS', path: ['correlation', 'min_observations'], kind: 'int' },
-  { env: 'RISK_MAX_CLUSTER_PCT', path: ['correlation', 'max_cluster_pct'], kind: 'num' },
+  { env: 'RISK_MAX_CLUSTER_PCT', path: ['correlation', 'max_cluster_pct'], kind: 'fraction' },
   { env: 'RISK_CORRELATION_MODE', path: ['correlation', 'mode'], kind: 'mode' },
   { env: 'RISK_DAILY_LOSS_PCT', path: ['breaker', 'daily_loss_pct'], kind: 'num' },
   { env: 'RISK_QUIET_PERIOD_S', path: ['breaker', 'quiet_period_s'], kind: 'int' },
@@ -191,7 +209,7 @@ export function loadRiskConfig(opts: LoadRiskConfigOptions = {}): RiskConfig {
   const reader = opts.env instanceof EnvReader ? opts.env : new EnvReader(opts.env ?? {});
   const fileArg = opts.file ?? reader.str(RISK_FILE_ENV);
   let raw: Record<string, unknown> = {};
-  let origin = 'risk config (defaults)';
+  let origin = 'risk config';
   if (fileArg) {
     const file = resolve(opts.cwd ?? process.cwd(), fileArg);
     if (!existsSync(file)) throw new InputError(`risk config file ${file} not found (${opts.file ? '--risk-file' : RISK_FILE_ENV}); create it (see docs/concepts/risk.md) or unset it for the defaults`, 'bad_config');
@@ -229,6 +247,9 @@ function envValue(o: EnvOverride, v: string): unknown {
       return /^-?\d+$/.test(v) ? Number(v) : bad(`use a whole number${o.nullable ? ', or off' : ''}`);
     case 'num':
       return v !== '' && Number.isFinite(Number(v)) ? Number(v) : bad(`use a number${o.nullable ? ', or off' : ''}`);
+    case 'fraction':
+      // "10%" is refused like 10: the value is a fraction of equity (10% = 0.1).
+      return /^\d*\.?\d+$/.test(v) ? Number(v) : bad(`use a fraction of equity such as 0.1 (10% = 0.1)${o.nullable ? ', or off' : ''}`);
     case 'bool':
       if (['true', '1', 'yes'].includes(v.toLowerCase())) return true;
       if (['false', '0', 'no'].includes(v.toLowerCase())) return false;

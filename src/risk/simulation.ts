@@ -58,7 +58,7 @@ export const SHOCK_SCENARIO: ShockScenario = {
 
 /** Limits loose enough that only the breaker decides in the scenario. */
 export const SHOCK_LIMITS: RiskConfigInput = {
-  limits: { max_position_pct: 100, max_gross_exposure_pct: 300, max_net_exposure_pct: 300, max_position_shares: 1_000_000, max_order_notional: '1000000' },
+  limits: { max_position_pct: null, max_gross_exposure_pct: 3, max_net_exposure_pct: 3, max_position_shares: 1_000_000, max_order_notional: '1000000' },
   correlation: { enabled: false },
   breaker: { daily_loss_pct: 5 },
 };

@@ -1,48 +1,103 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { PaperReport } from '../../backtest/paper-run.js';
 import { InputError } from '../../core/errors.js';
-import { decString } from '../../core/money.js';
-import { parseDecimal, parseMoney } from '../../model/decimal.js';
-import type { CliContext, IO } from '../context.js';
+import type { Db } from '../../db/db.js';
+import type { ModelVersion } from '../../registry/models.js';
+import type { TrainReport } from '../../ml/training-job.js';
+import type { CliContext, IO, Progress } from '../context.js';
 import { createContext } from '../context.js';
+import { dateFlag, fractionFlag, intFlag, moneyFlag, numberFlag } from '../flags.js';
 import { renderPaperReport } from '../render-paper.js';
 
+/** Parsed and checked flag values (src/cli/flags.ts); absent = the default below. */
 export interface PaperArgs {
   asOf?: string;
-  days?: string;
+  days?: number;
+  /** Canonical decimal text, cents at most. */
   capital?: string;
-  topN?: string;
-  bottomN?: string;
+  topN?: number;
+  bottomN?: number;
+  /** A fraction of capital, canonical decimal text. */
   maxPositionPct?: string;
-  slippageBps?: string;
+  slippageBps?: number;
   json?: boolean;
   out?: string;
   dataDir?: string;
+}
+
+export const PAPER_DEFAULTS = { days: 20, capital: '1000000', topN: 5, bottomN: 5, maxPositionPct: '0.1', slippageBps: 5 } as const;
+
+/** The flag parsers, shared with `kestrel start --days`. */
+export const paperFlags = {
+  asOf: dateFlag('--as-of'),
+  days: intFlag('--days', 1, 2520, 'a whole number of trading days'),
+  capital: moneyFlag('--capital', { max: '1000000000000', example: '100000' }),
+  topN: intFlag('--top-n', 0, 500, 'a whole number of names'),
+  bottomN: intFlag('--bottom-n', 0, 500, 'a whole number of names'),
+  maxPositionPct: fractionFlag('--max-position-pct', 'capital'),
+  slippageBps: numberFlag('--slippage-bps', 0, 1000, 'basis points'),
+};
+
+/**
+ * The production model, trained first when the registry has none. Returns the model and, when
+ * it trained one, the training report (its metrics are printed by `kestrel start`).
+ */
+export async function ensureModel(ctx: CliContext, registryDb: Db, bar: Progress): Promise<{ model: ModelVersion; trained: TrainReport | null }> {
+  const [{ ModelRegistry }, training] = await Promise.all([import('../../registry/models.js'), import('../../ml/training-job.js')]);
+  const registry = new ModelRegistry(registryDb, ctx.clock);
+  const existing = await registry.production('alpha158-gbdt');
+  if (existing) return { model: existing, trained: null };
+  ctx.logger.info('no production model yet: training one on the stored data');
+  const { config, logger } = ctx;
+  const trained = await training.runTraining({
+    db: registryDb,
+    clock: ctx.clock,
+    logger,
+    dataDir: config.dataDir,
+    varDir: config.varDir,
+    config: training.loadTrainConfig(undefined, { promote: 'if_none' }),
+    progress: (stage, done, total) => bar.update(`training: ${stage}`, done, total),
+  });
+  const model = await registry.production('alpha158-gbdt');
+  if (!model) throw new InputError('training finished but no production model was registered (another one may have been promoted meanwhile): see `kestrel models list`');
+  return { model, trained };
 }
 
 /**
  * Runs a paper run: a production model (trained first when the registry has none), the whole
  * stack in this process, N trading days. Books live in a fresh database per run (embedded:
  * var/paper/pg; with DATABASE_URL: schema kestrel_paper), the registry in the configured one.
+ *
+ * Everything that can be refused is checked before anything is written: the flags (parsed by
+ * commander), the risk config, the days against the stored data. Options that cannot fit the
+ * risk limits are warned about here, up front, and listed in the report.
  */
 export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise<PaperReport> {
-  const [{ runPaper, freshPaperDir }, { openDb }, { openPglite }, { openPostgres }, { migrate }, { openBus }, { ModelRegistry }, training] = await Promise.all([
-    import('../../backtest/paper-run.js'),
+  const [{ runPaper, freshPaperDir, planPaperDays, checkRiskFit }, { loadRiskConfig }] = await Promise.all([import('../../backtest/paper-run.js'), import('../../risk/config.js')]);
+  const { config, logger } = ctx;
+  const o = {
+    days: args.days ?? PAPER_DEFAULTS.days,
+    capital: args.capital ?? PAPER_DEFAULTS.capital,
+    topN: args.topN ?? PAPER_DEFAULTS.topN,
+    bottomN: args.bottomN ?? PAPER_DEFAULTS.bottomN,
+    maxPositionPct: args.maxPositionPct ?? PAPER_DEFAULTS.maxPositionPct,
+    slippageBps: args.slippageBps ?? PAPER_DEFAULTS.slippageBps,
+  };
+  if (o.topN === 0 && o.bottomN === 0) throw new InputError('--top-n and --bottom-n are both 0: the run would place no orders; give at least one of them a count, e.g. --top-n 5', 'bad_usage');
+  const limits = config.riskEnabled ? loadRiskConfig({ env: config.riskEnv }).limits : null;
+  await planPaperDays(config, args.asOf, o.days);
+  for (const w of checkRiskFit(o, limits)) logger.warn(`paper-run options exceed the risk limits: ${w}`);
+  if (args.out) mkdirSync(dirname(resolve(args.out)), { recursive: true });
+
+  const [{ openDb }, { openPglite }, { openPostgres }, { migrate }, { openBus }] = await Promise.all([
     import('../../db/open.js'),
     import('../../db/pglite.js'),
     import('../../db/postgres.js'),
     import('../../db/migrate.js'),
     import('../../bus/index.js'),
-    import('../../registry/models.js'),
-    import('../../ml/training-job.js'),
   ]);
-  const { config, logger } = ctx;
-  const days = int(args.days ?? '20', '--days', 1, 2520);
-  // Checked before any work, by the one bounded parser (a FieldError exits 2 naming the flag).
-  const capital = decString(parseMoney(args.capital ?? '1000000', '--capital', { min: 0, minExclusive: true, max: '1e13' }));
-  const maxPositionPct = decString(parseDecimal(args.maxPositionPct ?? '0.1', '--max-position-pct', { maxIntDigits: 1, maxScale: 10, min: 0, minExclusive: true, max: 1, example: '0.1' }));
   const registryDb = await openDb(config);
   const paperDir = freshPaperDir(config.varDir);
   let booksDb;
@@ -56,27 +111,8 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
   const bus = await openBus({ redisUrl: config.redisUrl, logger, keyPrefix: 'paper:' });
   const bar = ctx.progress('paper-run');
   try {
-    const registry = new ModelRegistry(registryDb, ctx.clock);
-    if (!(await registry.production('alpha158-gbdt'))) {
-      ctx.logger.info('no production model yet: training one on the stored data');
-      bar.update('training', 0, 1);
-      await training.runTraining({ db: registryDb, clock: ctx.clock, logger, dataDir: config.dataDir, varDir: config.varDir, config: training.loadTrainConfig(undefined, { promote: 'if_none' }) });
-    }
-    const report = await runPaper(
-      {
-        config,
-        logger,
-        asOf: args.asOf,
-        days,
-        capital,
-        maxPositionPct,
-        topN: int(args.topN ?? '5', '--top-n', 0, 500),
-        bottomN: int(args.bottomN ?? '5', '--bottom-n', 0, 500),
-        slippageBps: Number(args.slippageBps ?? '5'),
-        progress: bar.update,
-      },
-      { db: booksDb, registryDb, bus },
-    );
+    await ensureModel(ctx, registryDb, bar);
+    const report = await runPaper({ config, logger, asOf: args.asOf, ...o, progress: bar.update }, { db: booksDb, registryDb, bus });
     bar.stop();
     const json = JSON.stringify(report, null, 2) + '\n';
     mkdirSync(paperDir, { recursive: true });
@@ -93,23 +129,18 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
   }
 }
 
-function int(s: string, name: string, min: number, max: number): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(s)}`, 'bad_usage');
-  return n;
-}
-
 export function registerPaperRun(program: Command, io: IO): void {
+  const d = PAPER_DEFAULTS;
   program
     .command('paper-run')
     .description('trade N consecutive trading days of stored data through the whole stack and report exact P&L')
-    .option('--as-of <YYYY-MM-DD>', 'last trading day of the run (default: the last date in the data)')
-    .option('--days <n>', 'trading days to run (default 20)')
-    .option('--capital <usd>', 'starting cash (default 1000000)')
-    .option('--top-n <n>', 'long the N best-ranked names (default 5)')
-    .option('--bottom-n <n>', 'short the N worst-ranked names (default 5)')
-    .option('--max-position-pct <x>', 'cap per position as a fraction of capital (default 0.1)')
-    .option('--slippage-bps <n>', 'simulated slippage (default 5)')
+    .option('--as-of <YYYY-MM-DD>', 'last trading day of the run, at most the last stored day (default: the last stored day)', paperFlags.asOf)
+    .option('--days <n>', `trading days to run, 1-2520 (default ${d.days})`, paperFlags.days)
+    .option('--capital <usd>', `starting cash and sizing capital, in USD (default ${d.capital})`, paperFlags.capital)
+    .option('--top-n <n>', `long the N best-ranked names, 0-500 (default ${d.topN})`, paperFlags.topN)
+    .option('--bottom-n <n>', `short the N worst-ranked names, 0-500 (default ${d.bottomN})`, paperFlags.bottomN)
+    .option('--max-position-pct <fraction>', `cap per position as a FRACTION of capital, 0-1: 0.1 = 10% (default ${d.maxPositionPct})`, paperFlags.maxPositionPct)
+    .option('--slippage-bps <n>', `simulated slippage in basis points, 0-1000 (default ${d.slippageBps})`, paperFlags.slippageBps)
     .option('--data-dir <dir>', 'data directory (default $KESTREL_DATA_DIR or ./data)')
     .option('--out <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report')
@@ -118,13 +149,17 @@ export function registerPaperRun(program: Command, io: IO): void {
       `
 Day D trades the signals of the previous trading day's close and fills at D's close (± slippage)
 in the simulated broker; positions are marked at D's close. The report's total P&L equals the
-change in equity to the cent, and says so. Books start empty every run (var/paper/pg); the
-model comes from the registry (trained first if there is none). The report is also written to
-var/paper/last-report.json for kestrel status.
+change in equity to the cent, and says so; money is shown in cents, prices at their tick
+(docs/concepts/pnl.md). Orders the risk checks refuse are counted by reason in the report, and
+options that cannot fit the risk limits (KESTREL_RISK_FILE, RISK_*) are warned about before the
+run starts. Books start empty every run (var/paper/pg); the model comes from the registry
+(trained first if there is none). The report is also written to var/paper/last-report.json for
+kestrel status.
 
 Examples:
   kestrel paper-run
-  kestrel paper-run --as-of 2019-12-31 --days 60 --top-n 10 --bottom-n 10 --json --out paper.json`,
+  kestrel paper-run --as-of 2019-12-31 --days 60 --json --out paper.json
+  kestrel paper-run --capital 250000 --max-position-pct 0.05 --top-n 10 --bottom-n 10`,
     )
     .action(async (opts: PaperArgs) => {
       const ctx = createContext('paper-run', io, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined }, { quiet: true });

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { FailureError, InputError } from '../../core/errors.js';
+import { cents, dec, decString } from '../../core/money.js';
+import { choiceFlag, intFlag, textFlag, urlFlag, type FlagParser } from '../flags.js';
 import type { IO } from '../context.js';
 import { createContext, type CliContext } from '../context.js';
 import { paint } from '../style.js';
@@ -24,16 +26,19 @@ interface ChangeOpts extends HttpOpts {
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
+// Parsed by commander before any action runs (src/cli/flags.ts): a bad value is exit 2 naming the flag.
+const urlOpt = urlFlag('--url', 'http://127.0.0.1:7301');
+const reasonOpt = textFlag('--reason', 2000, 'say why (it is recorded in the audit trail)');
+const actorOpt = textFlag('--actor', 100, 'who is acting');
+const SYMBOL_RE = /^[A-Z][A-Z0-9]{0,9}(\.[A-Z0-9]{1,3})?$/;
+const symbolOpt: FlagParser<string> = (raw) => {
+  const s = raw.trim().toUpperCase();
+  if (!SYMBOL_RE.test(s)) throw new InputError(`--symbol ${JSON.stringify(raw)} must be a ticker such as AAPL or BRK.B`, 'bad_usage');
+  return s;
+};
+
 function baseUrl(ctx: CliContext, url: string | undefined): string {
-  if (url) {
-    try {
-      const u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-    } catch {
-      throw new InputError(`--url ${JSON.stringify(url)}: use the gateway's base URL, e.g. http://127.0.0.1:7301`, 'bad_usage');
-    }
-    return url.replace(/\/+$/, '');
-  }
+  if (url) return urlOpt(url);
   const host = WILDCARD_HOSTS.has(ctx.config.host) ? '127.0.0.1' : ctx.config.host;
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${ctx.config.ports.gateway}`;
 }
@@ -73,8 +78,18 @@ export async function gatewayCall<T>(ctx: CliContext, url: string | undefined, m
 }
 
 function requireReason(reason: string | undefined): string {
-  if (!reason || !reason.trim()) throw new InputError('--reason is required: say why (it is recorded in the audit trail)', 'bad_usage');
-  return reason.trim();
+  if (!reason) throw new InputError('--reason is required: say why (it is recorded in the audit trail)', 'bad_usage');
+  return reason;
+}
+
+/** Money at the edge (docs/concepts/pnl.md): the equity figures in cents, for --json and the screen alike. */
+export function roundRiskStatus(s: StatusView): StatusView {
+  const c = (v: string | null | undefined) => (v === null || v === undefined ? null : cents(v));
+  return {
+    ...s,
+    equity: { equity: c(s.equity.equity), start_of_day: c(s.equity.start_of_day), buying_power: c(s.equity.buying_power) },
+    daily_loss: s.daily_loss && { ...s.daily_loss, reference: c(s.daily_loss.reference), equity: c(s.daily_loss.equity) },
+  };
 }
 
 interface BreakerView {
@@ -122,13 +137,15 @@ export function renderStatus(ctx: CliContext, s: StatusView): string {
   lines.push(`kill switch  ${ks ? (ks.engaged ? c.red(c.bold('ENGAGED')) + ` (${ks.actor ?? '?'} at ${ks.changed_at ?? '?'}: ${ks.reason ?? ''})` : c.green('disengaged')) : 'unknown'}`);
   const L = s.limits.limits ?? {};
   const fmt = (v: unknown) => (v === null || v === undefined ? 'off' : Array.isArray(v) ? (v.length ? v.join(',') : 'none') : String(v));
+  // Position and exposure limits are fractions of equity (0.1); people read them as percents.
+  const frac = (v: unknown) => (typeof v === 'number' ? `${decString(dec(v).times(100))}%` : fmt(v));
   lines.push(
     c.dim(
-      `limits       order notional ${fmt(L.max_order_notional)} · position ${fmt(L.max_position_shares)} sh / ${fmt(L.max_position_pct)}% · gross ${fmt(L.max_gross_exposure_pct)}% · net ${fmt(L.max_net_exposure_pct)}% · band ${fmt(L.price_band_pct)}% · restricted ${fmt(L.restricted_symbols)}`,
+      `limits       order notional ${L.max_order_notional == null ? 'off' : cents(String(L.max_order_notional))} · position ${fmt(L.max_position_shares)} sh / ${frac(L.max_position_pct)} · gross ${frac(L.max_gross_exposure_pct)} · net ${frac(L.max_net_exposure_pct)} · band ${fmt(L.price_band_pct)}% · restricted ${fmt(L.restricted_symbols)}`,
     ),
   );
   const C = s.limits.correlation ?? {};
-  lines.push(c.dim(`correlation  ${C.enabled ? `cluster ≤ ${fmt(C.max_cluster_pct)}% of equity for names with ${fmt(C.lookback_days)}-day corr ≥ ${fmt(C.threshold)} (${fmt(C.mode)})` : 'off'}`));
+  lines.push(c.dim(`correlation  ${C.enabled ? `cluster ≤ ${frac(C.max_cluster_pct)} of equity for names with ${fmt(C.lookback_days)}-day corr ≥ ${fmt(C.threshold)} (${fmt(C.mode)})` : 'off'}`));
   lines.push(c.dim(`as of ${s.as_of} (trade date ${s.trade_date})`));
   return lines.join('\n');
 }
@@ -156,11 +173,11 @@ Examples:
   risk
     .command('status')
     .description('breaker state, daily loss against its threshold, equity, kill switch, limits')
-    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)')
+    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)', urlOpt)
     .option('--json', 'machine output')
     .action(async (opts: HttpOpts) => {
       const ctx = createContext('risk', io, {}, { quiet: true });
-      const s = await gatewayCall<StatusView>(ctx, opts.url, 'GET', '/api/v1/risk/status');
+      const s = roundRiskStatus(await gatewayCall<StatusView>(ctx, opts.url, 'GET', '/api/v1/risk/status'));
       if (opts.json) ctx.json(s);
       else ctx.out(renderStatus(ctx, s));
     });
@@ -169,14 +186,14 @@ Examples:
     risk
       .command(action)
       .description(action === 'trip' ? 'trip the breaker now: risk-increasing orders are refused on every replica' : 'reset a tripped breaker: quiet period (cool-down), then OPEN')
-      .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
-      .option('--actor <who>', 'who (default $USER)')
-      .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)')
+      .requiredOption('--reason <text>', 'why (recorded in the audit trail), at most 2000 characters', reasonOpt)
+      .option('--actor <who>', 'who (default $USER), at most 100 characters', actorOpt)
+      .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)', urlOpt)
       .option('--json', 'machine output')
       .action(async (opts: ChangeOpts) => {
         const ctx = createContext('risk', io, {}, { quiet: true });
         const reason = requireReason(opts.reason);
-        const out = await gatewayCall<{ changed: boolean; breaker: BreakerView; message?: string }>(ctx, opts.url, 'POST', `/api/v1/risk/breaker/${action}`, { reason, actor: (opts.actor ?? ctx.user).slice(0, 100) });
+        const out = await gatewayCall<{ changed: boolean; breaker: BreakerView; message?: string }>(ctx, opts.url, 'POST', `/api/v1/risk/breaker/${action}`, { reason, actor: opts.actor ?? ctx.user.slice(0, 100) });
         if (opts.json) ctx.json(out);
         else ctx.out(`${out.changed ? (action === 'trip' ? 'tripped' : 'reset') : 'unchanged'}: ${describeBreaker(ctx, out.breaker)}${out.message && !out.changed ? `\n${out.message}` : ''}`);
       });
@@ -185,19 +202,19 @@ Examples:
   risk
     .command('events')
     .description('the risk audit trail, newest first: refused orders, breaker transitions, de-risking')
-    .option('--kind <kind>', 'pretrade_rejected | breaker | derisk')
-    .option('--symbol <sym>', 'only this symbol')
-    .option('--limit <n>', 'rows (1-500)', '50')
-    .option('--before <id>', 'page: events older than this id')
-    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)')
+    .option('--kind <kind>', 'pretrade_rejected | breaker | derisk', choiceFlag('--kind', ['pretrade_rejected', 'breaker', 'derisk'] as const))
+    .option('--symbol <sym>', 'only this symbol', symbolOpt)
+    .option('--limit <n>', 'rows (1-500, default 50)', intFlag('--limit', 1, 500, 'a whole number of rows'), 50)
+    .option('--before <id>', 'page: events older than this id', intFlag('--before', 1, Number.MAX_SAFE_INTEGER, 'an event id'))
+    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)', urlOpt)
     .option('--json', 'machine output')
-    .action(async (opts: HttpOpts & { kind?: string; symbol?: string; limit: string; before?: string }) => {
+    .action(async (opts: HttpOpts & { kind?: string; symbol?: string; limit: number; before?: number }) => {
       const ctx = createContext('risk', io, {}, { quiet: true });
       const q = new URLSearchParams();
       if (opts.kind) q.set('kind', opts.kind);
       if (opts.symbol) q.set('symbol', parseSymbol(opts.symbol, '--symbol'));
-      q.set('limit', opts.limit);
-      if (opts.before) q.set('before', opts.before);
+      q.set('limit', String(opts.limit));
+      if (opts.before !== undefined) q.set('before', String(opts.before));
       const out = await gatewayCall<{ events: Array<Record<string, unknown>>; next_before: number | null }>(ctx, opts.url, 'GET', `/api/v1/risk/events?${q}`);
       if (opts.json) return ctx.json(out);
       const rows = out.events.map((e) => ({ id: e.id, at: e.created_at, kind: e.kind, code: e.code, symbol: e.symbol ?? '', state: e.to_state ? `${e.from_state ?? ''}→${e.to_state}` : '', actor: e.actor, reason: e.reason }));
@@ -219,7 +236,7 @@ Examples:
 
   ks.command('status')
     .description('engaged or not, by whom and why, and the last changes')
-    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)')
+    .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)', urlOpt)
     .option('--json', 'machine output')
     .action(async (opts: HttpOpts) => {
       const ctx = createContext('kill-switch', io, {}, { quiet: true });
@@ -233,14 +250,14 @@ Examples:
   for (const action of ['engage', 'disengage'] as const) {
     ks.command(action)
       .description(action === 'engage' ? 'refuse every new order on every replica and cancel open orders' : 'accept orders again')
-      .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
-      .option('--actor <who>', 'who (default $USER)')
-      .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)')
+      .requiredOption('--reason <text>', 'why (recorded in the audit trail), at most 2000 characters', reasonOpt)
+      .option('--actor <who>', 'who (default $USER), at most 100 characters', actorOpt)
+      .option('--url <url>', 'gateway base URL (default http://$HOST:$GATEWAY_PORT)', urlOpt)
       .option('--json', 'machine output')
       .action(async (opts: ChangeOpts) => {
         const ctx = createContext('kill-switch', io, {}, { quiet: true });
         const reason = requireReason(opts.reason);
-        const out = await gatewayCall<{ engaged: boolean; canceled?: unknown[]; cancel_errors?: unknown[] }>(ctx, opts.url, 'POST', `/api/v1/kill-switch/${action}`, { reason, actor: (opts.actor ?? ctx.user).slice(0, 100) });
+        const out = await gatewayCall<{ engaged: boolean; canceled?: unknown[]; cancel_errors?: unknown[] }>(ctx, opts.url, 'POST', `/api/v1/kill-switch/${action}`, { reason, actor: opts.actor ?? ctx.user.slice(0, 100) });
         if (opts.json) return ctx.json(out);
         const c = paint(ctx.tty);
         ctx.out(`kill switch ${out.engaged ? c.red(c.bold('ENGAGED')) : c.green('disengaged')}${out.canceled ? `; ${out.canceled.length} open order(s) cancelled` : ''}${out.cancel_errors?.length ? c.red(`; ${out.cancel_errors.length} could not be cancelled`) : ''}`);

@@ -43,8 +43,9 @@ describe('kestrel status with REDIS_URL', () => {
     expect(r.pnl!.marks).toMatchObject({ live: 1, stale: 1, close: 0, none: 1, max_age_ms: 60_000 });
     expect(r.pnl!.marks!.feed).toMatch(/^price cache at redis:\/\//);
     expect(r.positions.map((p) => [p.symbol, p.mark, p.mark_source, p.mark_stale, p.live_mark, p.unrealized_pnl])).toEqual([
-      [FRESH, '12.5', 'live', false, 'fresh', '10'],
-      [STALE, '21', 'live', true, 'stale', '2'], // no stored close to prefer: used, labelled stale
+      // Rounded at the edge: marks at their tick, money in cents (docs/concepts/pnl.md).
+      [FRESH, '12.50', 'live', false, 'fresh', '10.00'],
+      [STALE, '21.00', 'live', true, 'stale', '2.00'], // no stored close to prefer: used, labelled stale
       [NONE, null, null, false, 'missing', null],
     ]);
     expect(renderStatus(r, false)).toMatch(/marks: 1 live \(≤ 60 s\), 1 stale \(oldest .*Z\), 1 none \(valued at entry\) — price cache at redis:/);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend, MemoryBus } from '../../bus/memory.js';
@@ -68,14 +68,15 @@ describe('kestrel status: marks', () => {
     });
     const by = Object.fromEntries(r.positions.map((p) => [p.symbol, p]));
     expect(Object.keys(by)).toEqual(['AAPL', 'MSFT', 'XOM', 'GOOG', 'NVDA']);
-    expect(by.AAPL).toEqual({ symbol: 'AAPL', qty: '10', avg_entry_price: '180', mark: '190.5', mark_source: 'live', mark_ts: ago(3_000), mark_age_ms: 3_000, mark_stale: false, live_mark: 'fresh', unrealized_pnl: '105', realized_pnl: '1.5' });
+    // Rounded at the edge (docs/concepts/pnl.md): money in cents, marks at their tick, averages 4 dp.
+    expect(by.AAPL).toEqual({ symbol: 'AAPL', qty: '10', avg_entry_price: '180.0000', mark: '190.50', mark_source: 'live', mark_ts: ago(3_000), mark_age_ms: 3_000, mark_stale: false, live_mark: 'fresh', unrealized_pnl: '105.00', realized_pnl: '1.50' });
     // The stale 399 is not used: the 2025-01-16 close (401.5) is from the same session and official.
-    expect(by.MSFT).toMatchObject({ mark: '401.5', mark_source: 'close', mark_ts: '2025-01-16T21:00:00.000Z', mark_stale: false, live_mark: 'stale', unrealized_pnl: '-3' });
-    expect(by.XOM).toMatchObject({ mark: '105.3', mark_source: 'close', mark_ts: '2025-01-15T21:00:00.000Z', live_mark: 'missing', unrealized_pnl: '26.5' });
-    expect(by.GOOG).toMatchObject({ mark: '95', mark_source: 'live', mark_stale: true, live_mark: 'stale', mark_age_ms: 600_000, unrealized_pnl: '15' });
+    expect(by.MSFT).toMatchObject({ mark: '401.50', mark_source: 'close', mark_ts: '2025-01-16T21:00:00.000Z', mark_stale: false, live_mark: 'stale', unrealized_pnl: '-3.00' });
+    expect(by.XOM).toMatchObject({ mark: '105.30', mark_source: 'close', mark_ts: '2025-01-15T21:00:00.000Z', live_mark: 'missing', unrealized_pnl: '26.50' });
+    expect(by.GOOG).toMatchObject({ mark: '95.00', mark_source: 'live', mark_stale: true, live_mark: 'stale', mark_age_ms: 600_000, unrealized_pnl: '15.00' });
     expect(by.NVDA).toMatchObject({ mark: null, mark_source: null, live_mark: 'missing', unrealized_pnl: null });
     // unrealized 105 − 3 + 26.5 + 15 + 0; realized 1.5 + 4; market value 1905 − 803 + 526.5 + 285 + 50
-    expect(r.pnl).toMatchObject({ unrealized_pnl: '143.5', realized_pnl: '5.5', total_pnl: '149', equity: '2963.5' });
+    expect(r.pnl).toMatchObject({ unrealized_pnl: '143.50', realized_pnl: '5.50', total_pnl: '149.00', equity: '2963.50' });
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
 
     const text = renderStatus(r, false);
@@ -83,18 +84,18 @@ describe('kestrel status: marks', () => {
       'marks: 1 live (≤ 60 s), 1 stale (oldest 2025-01-17T14:50:00.000Z), 2 from close (2025-01-15, 2025-01-16), 1 none (valued at entry) — price cache (injected)',
     );
     const row = (sym: string) => text.split('\n').find((l) => l.startsWith(`${sym} `)) ?? '';
-    expect(row('AAPL')).toMatch(/190\.5\s+live 3 s\s+105\.00/);
-    expect(row('MSFT')).toMatch(/401\.5\s+close 2025-01-16\s+-3\.00/);
-    expect(row('XOM')).toMatch(/105\.3\s+close 2025-01-15\s+26\.50/);
-    expect(row('GOOG')).toMatch(/95\s+stale 10 min\s+15\.00/);
-    expect(row('NVDA')).toMatch(/NULL\s+-\s+-/);
+    expect(row('AAPL')).toMatch(/180\.0000\s+190\.50\s+live 3 s\s+105\.00/);
+    expect(row('MSFT')).toMatch(/401\.50\s+close 2025-01-16\s+-3\.00/);
+    expect(row('XOM')).toMatch(/105\.30\s+close 2025-01-15\s+26\.50/);
+    expect(row('GOOG')).toMatch(/95\.00\s+stale 10 min\s+15\.00/);
+    expect(row('NVDA')).toMatch(/\s-\s+-\s+-\s/);
   });
 
   it('the max age comes from MARKS_MAX_AGE_MS', async () => {
     const config = await statusConfig(tmp.dir, gw.port, { MARKS_MAX_AGE_MS: '1000' });
     const r = await collectStatus(config, now, { bus: await priceCache() });
     // 3 s old at a 1 s limit: stale, but from today's session, so still newer than the 2025-01-16 close.
-    expect(r.positions.find((p) => p.symbol === 'AAPL')).toMatchObject({ mark: '190.5', mark_source: 'live', mark_stale: true, live_mark: 'stale' });
+    expect(r.positions.find((p) => p.symbol === 'AAPL')).toMatchObject({ mark: '190.50', mark_source: 'live', mark_stale: true, live_mark: 'stale' });
     expect(r.pnl!.marks).toMatchObject({ max_age_ms: 1_000, live: 0, stale: 2, close: 2, none: 1 });
     expect(renderStatus(r, false)).toContain('marks: 2 stale (oldest 2025-01-17T14:50:00.000Z), 2 from close');
   });
@@ -106,7 +107,7 @@ describe('kestrel status: marks', () => {
     const r = await collectStatus(config, now, { bus: null });
     expect(r.pnl!.marks).toMatchObject({ live: 0, stale: 0, close: 0, none: 5, feed: 'none' });
     expect(r.pnl!.marks!.closes).toMatch(/^none: no data in .*empty/);
-    expect(r.pnl!.unrealized_pnl).toBe('0');
+    expect(r.pnl!.unrealized_pnl).toBe('0.00');
     expect(r.positions.every((p) => p.mark === null && p.unrealized_pnl === null)).toBe(true);
   });
 
@@ -121,5 +122,31 @@ describe('kestrel status: marks', () => {
     expect(r.pnl!.marks).toMatchObject({ live: 0, stale: 0, close: 3, none: 2 });
     expect(r.pnl!.marks!.feed).toMatch(/^none: reading the price cache failed \(WRONGTYPE/);
     expect(r.positions.find((p) => p.symbol === 'AAPL')).toMatchObject({ mark: '187.25', mark_source: 'close', live_mark: 'missing' });
+  });
+});
+
+describe('kestrel status: the last paper run', () => {
+  const tmp = tempDir('kestrel-status-paper-');
+  afterAll(() => tmp.cleanup());
+
+  it('shows finished_at of each run and rounds money at the edge, also for a report written before that rule', async () => {
+    const { freePort } = await import('../../bus/test-helpers.js');
+    const config = await statusConfig(tmp.dir, await freePort()); // no gateway: the paper report is used
+    mkdirSync(join(tmp.dir, 'var', 'paper'), { recursive: true });
+    const run = { id: 1, as_of_date: '2020-01-09', trade_date: '2020-01-10', status: 'completed', signals_count: 30, orders_planned: 10, orders_submitted: 10, orders_failed: 0, model_version: 'm:v1', total_ms: 5 };
+    const report = {
+      from: '2019-12-12', to: '2020-01-10', generated_at: '2026-12-07T22:00:36.775Z', strategy_id: 'paper',
+      // What the report used to hold: a total with a 1e-35 residue and an unrounded average.
+      realized_pnl: '26436.296478405316', unrealized_pnl: '-1477.22647840531600000000000000000000001901', total_pnl: '24959.06999999999999999999999999999999998099', equity_end: '1024959.07',
+      positions: [{ symbol: 'DXC', qty: '2760', avg_entry_price: '36.23695652173913043478260869565217391304', mark: '35.74', unrealized_pnl: '-1371.36', realized_pnl: '-66.19' }],
+      runs: [{ ...run, finished_at: '2020-01-10T21:00:00.000Z' }, { ...run, id: 2 }],
+    };
+    writeFileSync(join(tmp.dir, 'var', 'paper', 'last-report.json'), JSON.stringify(report));
+    const r = await collectStatus(config, now, { bus: null });
+    expect(r.pnl).toMatchObject({ realized_pnl: '26436.30', unrealized_pnl: '-1477.23', total_pnl: '24959.07', equity: '1024959.07' });
+    expect(r.positions[0]).toMatchObject({ qty: '2760', avg_entry_price: '36.2370', mark: '35.74' });
+    // Newest first; a run from a report without finished_at shows null rather than failing.
+    expect(r.runs.map((x) => [x.id, x.finished_at])).toEqual([[2, null], [1, '2020-01-10T21:00:00.000Z']]);
+    expect(renderStatus(r, false)).toMatch(/realized 26436\.30 {2}unrealized -1477\.23 {2}total 24959\.07 {2}equity 1024959\.07/);
   });
 });

@@ -5,7 +5,7 @@ import type { PaperReport } from '../../backtest/paper-run.js';
 import type { Bus } from '../../bus/types.js';
 import type { Config } from '../../core/config.js';
 import { FailureError, InputError } from '../../core/errors.js';
-import { money } from '../../core/money.js';
+import { averagePrice, cents, priceAtTick } from '../../core/money.js';
 import type { CloseMark, LiveMarkState, MarkSource, MarksSummary } from '../../pnl/marks.js';
 import type { IO } from '../context.js';
 import { createContext, type CliContext } from '../context.js';
@@ -161,7 +161,8 @@ async function collectBooks(config: Config, now: Date, components: Component[], 
   const token = config.readToken ?? config.apiToken;
   const positions = await getJson(`${gw}/api/v1/positions`, token);
   if (positions.ok && positions.body) {
-    const rows = (positions.body.positions ?? []) as Array<{ symbol: string; qty: string; avg_entry_price: string; realized_pnl: string }>;
+    // cost_basis (when the gateway sends it) makes unrealized exact: qty × mark − basis (src/pnl/portfolio.ts).
+    const rows = (positions.body.positions ?? []) as Array<{ symbol: string; qty: string; avg_entry_price: string; realized_pnl: string; cost_basis?: string }>;
     const { markedPnl } = await import('../../pnl/marks.js');
     const account = await getJson(`${gw}/api/v1/account`, token);
     const cash = (account.body?.account as { cash?: string } | undefined)?.cash;
@@ -220,10 +221,30 @@ async function collectBooks(config: Config, now: Date, components: Component[], 
         unrealized_pnl: p.unrealized_pnl,
         realized_pnl: p.realized_pnl,
       }));
-      report.runs = r.runs.slice(-5).reverse().map((x) => ({ id: x.id, strategy_id: r.strategy_id, as_of_date: x.as_of_date, trade_date: x.trade_date, status: x.status, orders_submitted: x.orders_submitted, orders_failed: x.orders_failed, finished_at: null }));
+      // finished_at is in reports written since it was recorded; an older report has none.
+      report.runs = r.runs.slice(-5).reverse().map((x) => ({ id: x.id, strategy_id: r.strategy_id, as_of_date: x.as_of_date, trade_date: x.trade_date, status: x.status, orders_submitted: x.orders_submitted, orders_failed: x.orders_failed, finished_at: x.finished_at ?? null }));
     }
   }
-  return report;
+  return roundStatus(report);
+}
+
+/**
+ * Money at the edge (docs/concepts/pnl.md): P&L and equity in cents, marks at their tick, average
+ * prices to 4 dp, quantities exact — for the JSON and the screen alike.
+ */
+export function roundStatus(r: StatusReport): StatusReport {
+  const c = (v: string | null) => (v === null ? null : cents(v));
+  return {
+    ...r,
+    pnl: r.pnl && { ...r.pnl, realized_pnl: c(r.pnl.realized_pnl), unrealized_pnl: c(r.pnl.unrealized_pnl), total_pnl: c(r.pnl.total_pnl), equity: c(r.pnl.equity) },
+    positions: r.positions.map((p) => ({
+      ...p,
+      avg_entry_price: averagePrice(p.avg_entry_price),
+      mark: p.mark === null ? null : priceAtTick(p.mark),
+      unrealized_pnl: c(p.unrealized_pnl),
+      realized_pnl: cents(p.realized_pnl),
+    })),
+  };
 }
 
 /** A status screen must not fail on the price cache: an error reads as "no live marks" and is reported. */
@@ -283,12 +304,12 @@ export function renderStatus(r: StatusReport, color: boolean): string {
   lines.push('');
   if (r.pnl) {
     lines.push(`${c.bold('P&L')}  ${c.dim(r.pnl.source)}`);
-    const m = (v: string | null, dp = 2) => (v === null ? '-' : money(v, dp));
+    const m = (v: string | null) => (v === null ? '-' : cents(v));
     lines.push(`  realized ${m(r.pnl.realized_pnl)}  unrealized ${m(r.pnl.unrealized_pnl)}  total ${m(r.pnl.total_pnl)}${r.pnl.equity ? `  equity ${m(r.pnl.equity)}` : ''}`);
     if (r.pnl.marks && r.positions.length > 0) lines.push(`  ${renderMarks(r.pnl.marks, c)}`);
     lines.push('');
     lines.push(c.bold(`Positions (${r.positions.length})`));
-    const rows = r.positions.map((p) => ({ symbol: p.symbol, qty: Number(p.qty), avg_entry: m(p.avg_entry_price, 4), mark: p.mark, source: markLabel(p), unrealized: m(p.unrealized_pnl), realized: m(p.realized_pnl) }));
+    const rows = r.positions.map((p) => ({ symbol: p.symbol, qty: p.qty, avg_entry: averagePrice(p.avg_entry_price), mark: p.mark === null ? '-' : priceAtTick(p.mark), source: markLabel(p), unrealized: m(p.unrealized_pnl), realized: m(p.realized_pnl) }));
     lines.push(rows.length ? formatTable(rows, color, 30) : '  none');
     lines.push('');
     lines.push(c.bold('Recent runs'));
