@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError, type Db } from './db.js';
-import { embeddedPaths, openEmbedded } from './embedded.js';
+import { describeOwner, embeddedPaths, openEmbedded } from './embedded.js';
 import { openDb } from './open.js';
 import { readOwner } from './owner-lock.js';
 import { socketPath } from './pglite-server.js';
@@ -296,7 +296,9 @@ describe('ownership', () => {
     expect(statSync(paths.lock).mode & 0o777).toBe(0o600);
     expect(statSync(paths.socketDir).mode & 0o777).toBe(0o700);
     expect(statSync(socketPath(paths.socketDir)).mode & 0o777).toBe(0o600);
+    expect(describeOwner(dir)).toBe(`served by pid ${process.pid} on ${socketPath(paths.socketDir)} since ${info.since}`);
     await owner.close();
+    expect(describeOwner(dir)).toBe('not open (the next command to use it opens it)');
     expect(existsSync(paths.lock)).toBe(false);
     expect(existsSync(socketPath(paths.socketDir))).toBe(false);
     expect(readdirSync(join(dir, '..')).filter((f) => /\.(tmp|break)$/.test(f))).toEqual([]);
@@ -328,6 +330,7 @@ describe('ownership', () => {
     holder.p.kill('SIGKILL');
     await holder.exited;
     expect(existsSync(embeddedPaths(dir).lock)).toBe(true); // stale: nobody removed it
+    expect(describeOwner(dir)).toBe(`its last owner, pid ${pid}, is gone (the next command to use it takes over)`);
     const db = await openEmbedded(dir);
     try {
       expect(readOwner(embeddedPaths(dir).lock)?.pid).toBe(process.pid);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseUnavailableError, isConnectionError, type Db, type Queryable } from './db.js';
-import { acquireOwner, type OwnerAddress, type OwnerInfo, type OwnerLock } from './owner-lock.js';
+import { acquireOwner, ownerAlive, readOwner, type OwnerAddress, type OwnerInfo, type OwnerLock } from './owner-lock.js';
 import { createPglite } from './pglite.js';
 import { MAX_SOCKET_PATH, servePglite, socketPath } from './pglite-server.js';
 import { openPostgres } from './postgres.js';
@@ -22,6 +22,20 @@ export interface EmbeddedOptions {
 export function embeddedPaths(dir: string, socketDir?: string): { dataDir: string; lock: string; socketDir: string } {
   const dataDir = resolve(dir);
   return { dataDir, lock: `${dataDir}.lock`, socketDir: socketDir ? resolve(socketDir) : `${dataDir}.run` };
+}
+
+/** Who serves the embedded database in `dir` right now, in words (for `kestrel status`); reads the lock only. */
+export function describeOwner(dir: string): string {
+  const paths = embeddedPaths(dir);
+  let owner: OwnerInfo | null;
+  try {
+    owner = readOwner(paths.lock);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (!owner) return 'not open (the next command to use it opens it)';
+  if (!ownerAlive(owner)) return `its last owner, pid ${owner.pid}, is gone (the next command to use it takes over)`;
+  return owner.address ? `served by pid ${owner.pid} on ${describe(owner.address)} since ${owner.since}` : `being opened by pid ${owner.pid}`;
 }
 
 /**
