@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,26 @@ const rows = async (db: Db, table = 'notes') => (await db.query<{ v: string; pid
 
 /** Resolves with 'pending' if p has not settled within ms: for "must still be waiting" checks. */
 const settledWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => 'settled', () => 'settled'), new Promise((r) => setTimeout(() => r('pending'), ms))]);
+
+function startupPacket(): Buffer {
+  const body = Buffer.from('user\0postgres\0database\0postgres\0\0');
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(8 + body.length, 0);
+  head.writeInt32BE(196608, 4);
+  return Buffer.concat([head, body]);
+}
+
+/** Writes raw bytes to the owner's socket; resolves with everything read until the server closes it. */
+function rawExchange(dir: string, chunks: Buffer[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath(embeddedPaths(dir).socketDir));
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+    s.on('connect', () => chunks.forEach((c) => s.write(c)));
+  });
+}
 
 function rawClient(dir: string): pg.Client {
   return new pg.Client({ host: embeddedPaths(dir).socketDir, port: 5432, user: 'postgres', database: 'postgres' });
@@ -274,6 +295,10 @@ describe('the owner and its clients', () => {
       } finally {
         await c.end();
       }
+      // Hostile bytes: garbage instead of a startup packet, and a message type the backend would hang on.
+      expect(await rawExchange(dir, [Buffer.from('GET / HTTP/1.1\r\n\r\n')])).toMatch(/invalid startup packet length/);
+      expect(await rawExchange(dir, [startupPacket(), Buffer.from([0x70, 0, 0, 0, 6, 0x78, 0])])).toMatch(/invalid frontend message type "p"/);
+      expect(await rawExchange(dir, [startupPacket(), Buffer.from([0x59, 0, 0, 0, 4])])).toMatch(/invalid frontend message type "Y"/);
       await owner.query(`INSERT INTO ${tb} (v, pid) VALUES ('still here', 0)`);
       expect((await rows(owner, tb)).map((r) => r.v)).toEqual(['still here']);
     });

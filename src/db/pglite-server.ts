@@ -63,6 +63,13 @@ const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const MAX_MESSAGE = 256 * 1024 * 1024;
+/**
+ * The frontend messages passed to the backend. Anything else is refused here: PGlite never
+ * returns from a message type Postgres does not expect (e.g. a stray password message), which
+ * would freeze the owner's event loop.
+ */
+const FRONTEND = new Set('BCDEFHPQScdf'.split('').map((c) => c.charCodeAt(0)));
+const TERMINATE = 0x58; // 'X'
 /** The settings a client learns at startup (GUC_REPORT ones); their values come from the backend. */
 const REPORTED = ['server_version', 'server_encoding', 'client_encoding', 'DateStyle', 'IntervalStyle', 'TimeZone', 'integer_datetimes', 'standard_conforming_strings', 'is_superuser', 'session_authorization', 'default_transaction_read_only', 'in_hot_standby', 'search_path', 'scram_iterations', 'application_name'];
 const HYGIENE = 'SET SESSION AUTHORIZATION DEFAULT; RESET ALL';
@@ -205,7 +212,7 @@ class Session {
     if (msgs === null) return this.finish(); // protocol violation: reported, then closed
     if (!msgs.length) return this.armIdle();
     this.clearIdle();
-    const terminate = msgs.findIndex((m) => m[0] === 0x58); // 'X'
+    const terminate = msgs.findIndex((m) => m[0] === TERMINATE);
     const work = terminate === -1 ? msgs : msgs.slice(0, terminate);
     if (work.length) {
       this.release ??= await this.ctx.gate.acquire();
@@ -369,6 +376,11 @@ class Session {
       const len = this.buf.readInt32BE(at + 1);
       if (len < 4 || len > MAX_MESSAGE) {
         this.ending = { code: '08P01', message: `invalid message length ${len}` };
+        return null;
+      }
+      const type = this.buf[at]!;
+      if (!FRONTEND.has(type) && type !== TERMINATE) {
+        this.ending = { code: '08P01', message: `invalid frontend message type ${JSON.stringify(String.fromCharCode(type))}` };
         return null;
       }
       if (this.buf.length - at < 1 + len) break;
