@@ -28,7 +28,7 @@ export interface Db extends Queryable {
 /** Raised when the database cannot be reached: services answer 503 and do nothing else. */
 export class DatabaseUnavailableError extends Error {
   constructor(cause: unknown) {
-    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'DatabaseUnavailableError';
   }
 }

@@ -408,26 +408,49 @@ describe('ownership', () => {
     expect(readdirSync(root).filter((f) => f.startsWith(lock.split('/').pop()!))).toEqual([]);
   });
 
-  for (const signal of ['clean close', 'SIGKILL'] as const) {
-    it(`a client whose owner goes away (${signal}) gets DatabaseUnavailableError, then carries on as the owner`, async () => {
-      const holder = child(['hold', dir, `from-owner-${signal}`]);
+  for (const how of ['clean close', 'SIGKILL'] as const) {
+    it(`a client whose owner goes away (${how}) mid-transaction gets DatabaseUnavailableError and nothing of it is kept; then it carries on as the owner`, async () => {
+      const holder = child(['hold', dir, `from-owner-${how}`]);
       const [, pid] = await holder.line(/ready (\d+)/);
       const db = await openEmbedded(dir);
       try {
-        expect(await notes(db)).toContainEqual({ v: `from-owner-${signal}`, pid: Number(pid) });
-        if (signal === 'clean close') holder.p.stdin!.end(); // the child closes its database cleanly
-        else holder.p.kill('SIGKILL');
-        await holder.exited;
-        const err = await db.query('SELECT 1').catch((e: unknown) => e);
+        expect(await notes(db)).toContainEqual({ v: `from-owner-${how}`, pid: Number(pid) });
+        const err = await db
+          .transaction(async (tx) => {
+            await tx.query('INSERT INTO notes (v, pid) VALUES ($1, $2)', [`in-flight-${how}`, process.pid]);
+            if (how === 'clean close') holder.p.stdin!.end(); // the owner closes: rolls back, then disconnects us
+            else holder.p.kill('SIGKILL');
+            await holder.exited;
+            await tx.query('SELECT 1');
+          })
+          .catch((e: unknown) => e);
         expect(err).toBeInstanceOf(DatabaseUnavailableError);
-        expect((err as Error).message).toMatch(/the embedded database's owner \(pid \d+\) is gone or not answering/);
+        expect((err as Error).message).toMatch(new RegExp(`the embedded database's owner \\(pid ${pid}\\) is gone or not answering`));
         // The next call attaches again: the lock is free (or stale), so this process owns the files now.
-        await db.query('INSERT INTO notes (v, pid) VALUES ($1, $2)', [`after-${signal}`, process.pid]);
+        await db.query('INSERT INTO notes (v, pid) VALUES ($1, $2)', [`after-${how}`, process.pid]);
         expect(readOwner(embeddedPaths(dir).lock)?.pid).toBe(process.pid);
-        expect(await rows(db)).toEqual(expect.arrayContaining([{ v: `from-owner-${signal}`, pid: Number(pid) }, { v: `after-${signal}`, pid: process.pid }]));
+        const now = await rows(db);
+        expect(now).toEqual(expect.arrayContaining([{ v: `from-owner-${how}`, pid: Number(pid) }, { v: `after-${how}`, pid: process.pid }]));
+        expect(now.map((r) => r.v)).not.toContain(`in-flight-${how}`);
       } finally {
         await db.close();
       }
     });
   }
+
+  it('a client whose owner closed between two calls carries on: the call never reached the old owner, so it is made again', async () => {
+    const holder = child(['hold', dir, 'idle-owner']);
+    await holder.line(/ready/);
+    const db = await openEmbedded(dir);
+    try {
+      expect((await rows(db)).map((r) => r.v)).toContain('idle-owner');
+      holder.p.stdin!.end();
+      await holder.exited;
+      await db.query("INSERT INTO notes (v, pid) VALUES ('next-call', 0)");
+      expect(readOwner(embeddedPaths(dir).lock)?.pid).toBe(process.pid);
+      expect((await rows(db)).map((r) => r.v)).toContain('next-call');
+    } finally {
+      await db.close();
+    }
+  });
 });

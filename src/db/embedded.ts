@@ -47,8 +47,8 @@ export function describeOwner(dir: string): string {
  * services read, instead of a second copy whose writes are lost.
  *
  * A client whose owner goes away gets DatabaseUnavailableError for what was in flight (never a
- * silent loss), and its next call finds the database again: through a new owner, or by
- * becoming the owner itself.
+ * silent loss); its next call finds the database again: through a new owner, or by becoming
+ * the owner itself.
  */
 export async function openEmbedded(dir: string, opts: EmbeddedOptions = {}): Promise<Db> {
   const paths = embeddedPaths(dir, opts.socketDir);
@@ -141,9 +141,10 @@ function connect(address: OwnerAddress): Db {
 }
 
 /**
- * A Db that re-attaches after losing its owner: the failing call reports
- * DatabaseUnavailableError (its outcome is the owner's to tell, not ours to guess), the next
- * one attaches again (to a new owner, or as the owner).
+ * A Db that re-attaches after losing its owner (to a new owner, or as the owner). A call that
+ * never reached the old owner (its socket was closed) is made again there; one that was in
+ * flight reports DatabaseUnavailableError: whether it happened is the old owner's to tell
+ * (a transaction it had not committed is rolled back), not ours to guess.
  */
 function switching(first: Attached, reattach: () => Promise<Attached>): Db {
   let current: Attached | null = first;
@@ -158,18 +159,20 @@ function switching(first: Attached, reattach: () => Promise<Attached>): Db {
     return current;
   };
   const call = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
-    const a = await get();
-    try {
-      return await fn(a.db);
-    } catch (e) {
-      if (a.remote && (e instanceof DatabaseUnavailableError || isConnectionError(e))) {
+    for (let attempt = 1; ; attempt++) {
+      const a = await get();
+      try {
+        return await fn(a.db);
+      } catch (e) {
+        if (!a.remote || !(e instanceof DatabaseUnavailableError || isConnectionError(e))) throw e;
         if (current === a) {
           current = null;
           void a.db.close().catch(() => {});
         }
+        // Nothing reached the old owner (it had closed its socket): the call is safe to make again.
+        if (attempt === 1 && neverSent(e)) continue;
         throw new DatabaseUnavailableError(new Error(`the embedded database's owner (pid ${a.remote.pid}) is gone or not answering: ${(e as Error).message.replace(/^database unavailable: /, '')}`));
       }
-      throw e;
     }
   };
   return {
@@ -186,6 +189,15 @@ function switching(first: Attached, reattach: () => Promise<Attached>): Db {
       await a?.db.close();
     },
   };
+}
+
+/** A connection attempt refused (or its socket file gone): the statement was never sent. */
+function neverSent(e: unknown): boolean {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    const { code, syscall } = c as { code?: string; syscall?: string };
+    if (syscall === 'connect' && (code === 'ECONNREFUSED' || code === 'ENOENT')) return true;
+  }
+  return false;
 }
 
 function removeSocket(dir: string): void {
