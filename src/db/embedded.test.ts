@@ -79,6 +79,39 @@ function rawExchange(dir: string, chunks: Buffer[]): Promise<string> {
   });
 }
 
+const msg = (type: string, body: Buffer) => {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+};
+
+/** A hand-driven protocol session: send messages, read until the next ReadyForQuery. */
+async function rawSession(dir: string) {
+  const s = connect(socketPath(embeddedPaths(dir).socketDir));
+  let got = Buffer.alloc(0);
+  s.on('data', (d) => (got = Buffer.concat([got, d])));
+  await new Promise((r) => s.once('connect', r));
+  const untilReady = async () => {
+    const text = await until('ReadyForQuery', () => {
+      for (let i = 0; i + 5 <= got.length; ) {
+        const len = got.readInt32BE(i + 1);
+        if (got[i] === 0x5a && i + 1 + len <= got.length) {
+          const t = got.subarray(0, i + 1 + len).toString('latin1');
+          got = got.subarray(i + 1 + len);
+          return t;
+        }
+        i += 1 + len;
+      }
+      return null;
+    });
+    return text;
+  };
+  s.write(startupPacket());
+  await untilReady();
+  return { send: (...m: Buffer[]) => s.write(Buffer.concat(m)), untilReady, end: () => s.end() };
+}
+
 function rawClient(dir: string): pg.Client {
   return new pg.Client({ host: embeddedPaths(dir).socketDir, port: 5432, user: 'postgres', database: 'postgres' });
 }
@@ -257,6 +290,29 @@ describe('the owner and its clients', () => {
         await until('b’s statement to be deallocated', async () => (await prepared()) === 0);
       } finally {
         await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+      }
+    });
+
+    it('the unnamed statement is not bound after a Sync: someone else may have replaced it (an error, never the wrong query)', async () => {
+      const c = await rawSession(dir);
+      try {
+        const parse = (sql: string) => msg('P', Buffer.concat([Buffer.from(`\0${sql}\0`), Buffer.from([0, 0])]));
+        const bindExec = msg('B', Buffer.from([0, 0, 0, 0, 0, 0, 0, 0])); // portal "", statement "", no formats/params/result formats
+        const exec = msg('E', Buffer.from([0, 0, 0, 0, 0]));
+        const sync = msg('S', Buffer.alloc(0));
+        // Within one Sync: fine.
+        c.send(parse("SELECT 'mine' AS x"), bindExec, exec, sync);
+        expect(await c.untilReady()).toContain('mine');
+        // Across a Sync (the owner runs its own statement in between): refused.
+        c.send(parse("SELECT 'mine' AS x"), sync);
+        await c.untilReady();
+        await owner.query("SELECT 'theirs' AS x");
+        c.send(bindExec, exec, sync);
+        const out = await c.untilReady();
+        expect(out).toMatch(/unnamed statement \(discarded after Sync: the embedded backend is shared\)" does not exist/);
+        expect(out).not.toContain('theirs');
+      } finally {
+        c.end();
       }
     });
 

@@ -27,8 +27,9 @@ import type { OwnerAddress } from './owner-lock.js';
  * - the startup handled here, not by PGlite: PGlite answers a startup packet but silently drops
  *   its settings (`options=-c …`, statement_timeout), and they would apply to everybody anyway;
  *   so startup parameters that would change the shared session are refused with a clear error;
- * - COPY … FROM STDIN refused: the backend would wait for input that PGlite cannot wait for,
- *   and it exits (the owner's database with it).
+ * - what would stop or freeze PGlite refused: COPY … FROM STDIN (the backend would wait for
+ *   input PGlite cannot wait for, and it exits) and message types Postgres does not expect
+ *   (it never returns).
  * CancelRequest is accepted and ignored: a statement runs synchronously in the owner's thread,
  * there is nothing to interrupt by the time the request is read. SSL/GSS requests get 'N'.
  */
@@ -45,8 +46,6 @@ export interface ServeOptions {
 
 export interface PgliteServer {
   readonly address: OwnerAddress;
-  /** Connected sessions (for tests and status). */
-  sessions(): number;
   /** Stops accepting, rolls back and disconnects every session. PGlite stays open. */
   close(): Promise<void>;
 }
@@ -112,7 +111,6 @@ export async function servePglite(pg: PGlite, gate: Gate, opts: ServeOptions): P
   let closed: Promise<void> | null = null;
   return {
     address,
-    sessions: () => [...sessions].filter((s) => s.ready).length,
     close: () =>
       (closed ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
