@@ -132,10 +132,11 @@ async function becomeOwner(paths: ReturnType<typeof embeddedPaths>, lock: OwnerL
 function connect(address: OwnerAddress): Db {
   const url =
     'socketDir' in address
-      ? `postgres://postgres@localhost:${address.port}/postgres?host=${encodeURIComponent(address.socketDir)}`
-      : `postgres://postgres:${encodeURIComponent(address.password)}@${address.host}:${address.port}/postgres`;
+      ? `postgres://postgres@localhost:${address.port}/postgres?host=${encodeURIComponent(address.socketDir)}&sslmode=disable`
+      : `postgres://postgres:${encodeURIComponent(address.password)}@${address.host}:${address.port}/postgres?sslmode=disable`;
   // Small pool: the owner runs one statement at a time anyway. No session options: the owner's
-  // one session is shared, so the server refuses per-connection settings.
+  // one session is shared, so the server refuses per-connection settings. sslmode=disable: a
+  // PGSSLMODE meant for some server must not make us ask the local socket for TLS.
   const db = openPostgres({ url, max: 2, sessionOptions: false, statementTimeoutMs: 0 });
   return { ...db, kind: 'pglite' };
 }
@@ -158,7 +159,8 @@ function switching(first: Attached, reattach: () => Promise<Attached>): Db {
     current = await pending;
     return current;
   };
-  const call = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+  /** `sent()`: whether anything of the call may have reached the owner (a transaction's callback has run). */
+  const call = async <T>(fn: (db: Db) => Promise<T>, sent: () => boolean = () => false): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       const a = await get();
       try {
@@ -170,7 +172,7 @@ function switching(first: Attached, reattach: () => Promise<Attached>): Db {
           void a.db.close().catch(() => {});
         }
         // Nothing reached the old owner (it had closed its socket): the call is safe to make again.
-        if (attempt === 1 && neverSent(e)) continue;
+        if (attempt === 1 && neverSent(e) && !sent()) continue;
         throw new DatabaseUnavailableError(new Error(`the embedded database's owner (pid ${a.remote.pid}) is gone or not answering: ${(e as Error).message.replace(/^database unavailable: /, '')}`));
       }
     }
@@ -179,7 +181,17 @@ function switching(first: Attached, reattach: () => Promise<Attached>): Db {
     kind: 'pglite',
     query: (sql, params) => call((db) => db.query(sql, params)),
     exec: (sql) => call((db) => db.exec(sql)),
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => call((db) => db.transaction(fn)),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => {
+      let ran = false;
+      return call(
+        (db) =>
+          db.transaction((tx) => {
+            ran = true;
+            return fn(tx);
+          }),
+        () => ran,
+      );
+    },
     ping: () => call((db) => db.ping()),
     async close() {
       if (closed) return;
