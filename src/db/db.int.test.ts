@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from './db.js';
 import { DatabaseUnavailableError } from './db.js';
+import { openEmbedded } from './embedded.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
@@ -55,6 +56,12 @@ function contract(name: string, open: () => Promise<{ db: Db; done: () => Promis
 }
 
 contract('PGlite (embedded default)', async () => ({ db: await openPglite(null), done: async () => {} }));
+
+// What every process but the first on a var dir uses: node-postgres over the owner's socket.
+contract('PGlite served to a second opener over its socket', async () => {
+  const owner = await openEmbedded(join(dir, 'served', 'pg'));
+  return { db: await openEmbedded(join(dir, 'served', 'pg')), done: () => owner.close() };
+});
 
 contract('PostgreSQL server', async () => {
   const s = await createTestSchema();

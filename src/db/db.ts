@@ -28,7 +28,7 @@ export interface Db extends Queryable {
 /** Raised when the database cannot be reached: services answer 503 and do nothing else. */
 export class DatabaseUnavailableError extends Error {
   constructor(cause: unknown) {
-    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'DatabaseUnavailableError';
   }
 }
@@ -40,7 +40,8 @@ export const toDateString = (v: string | Date): string => (v instanceof Date ? v
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: string } | null)?.code;
   if (typeof code === 'string' && (/^08/.test(code) || code === '57P01' || code === '57P02' || code === '57P03')) return true;
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  // ENOENT: a Unix socket whose server is gone (the embedded database's owner exited).
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENOENT'].includes(code)) return true;
   const msg = e instanceof Error ? e.message : '';
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|closed/i.test(msg);
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Db } from './db.js';
+import { openEmbedded } from './embedded.js';
 import { migrate } from './migrate.js';
-import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 
 export interface DbConfig {
@@ -10,11 +10,19 @@ export interface DbConfig {
 }
 
 /**
- * DATABASE_URL set → the PostgreSQL server; otherwise embedded PGlite under var/pg.
+ * DATABASE_URL set → the PostgreSQL server; otherwise the embedded PGlite under var/pg, shared
+ * by every process on this var dir (the first opener serves it to the others: embedded.ts).
  * Migrations are applied on open (idempotent, safe from several processes).
  */
 export async function openDb(cfg: DbConfig, opts: { migrate?: boolean } = {}): Promise<Db> {
-  const db = cfg.databaseUrl ? openPostgres({ url: cfg.databaseUrl }) : await openPglite(join(cfg.varDir, 'pg'));
-  if (opts.migrate !== false) await migrate(db);
+  const db = cfg.databaseUrl ? openPostgres({ url: cfg.databaseUrl }) : await openEmbedded(join(cfg.varDir, 'pg'));
+  if (opts.migrate !== false) {
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+  }
   return db;
 }

@@ -16,7 +16,10 @@ export interface PostgresOptions {
   max?: number;
   /** Connection attempt timeout; a dead server must fail fast, not hang a request. */
   connectTimeoutMs?: number;
+  /** 0 = none (not sent). */
   statementTimeoutMs?: number;
+  /** Send Kestrel's session settings (below); false for the embedded database's shared session. */
+  sessionOptions?: boolean;
 }
 
 /**
@@ -32,7 +35,8 @@ const SESSION_OPTIONS = '-c random_page_cost=1.1';
  * the URL and sent after ours. A connection string the WHATWG parser refuses (libpq's
  * socket form `postgres://user@/db?host=/run/postgresql`) is passed on unchanged, without ours.
  */
-function connectionConfig(raw: string): { connectionString: string; options?: string } {
+function connectionConfig(raw: string, ours = true): { connectionString: string; options?: string } {
+  if (!ours) return { connectionString: raw };
   let url: URL;
   try {
     url = new URL(raw);
@@ -46,7 +50,7 @@ function connectionConfig(raw: string): { connectionString: string; options?: st
 
 export function openPostgres(opts: PostgresOptions): Db {
   const pool = new Pool({
-    ...connectionConfig(opts.url),
+    ...connectionConfig(opts.url, opts.sessionOptions ?? true),
     max: opts.max ?? 20,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 2_000,
     statement_timeout: opts.statementTimeoutMs ?? 30_000,

@@ -124,7 +124,10 @@ export async function collectStatus(config: Config, now: Date, deps: StatusDeps 
     } finally {
       await db.close();
     }
-  } else components.push({ name: 'postgres', status: 'embedded', detail: `PGlite in ${join(config.varDir, 'pg')} (set DATABASE_URL for a server)` });
+  } else {
+    const { describeOwner } = await import('../../db/embedded.js');
+    components.push({ name: 'postgres', status: 'embedded', detail: `PGlite in ${join(config.varDir, 'pg')}, ${describeOwner(join(config.varDir, 'pg'))} (set DATABASE_URL for a server)` });
+  }
   // The Redis connection stays open for the marks (price:{symbol}) and is closed at the end.
   let redis: Bus | null = null;
   let feed = 'none: REDIS_URL is unset (the in-process price cache of `kestrel serve marketdata` is not visible here)';
