@@ -248,11 +248,11 @@ describe('parseBarFiles: malformed lines', () => {
       { file: 'messy.csv', line: 3, column: null, symbol: 'AAPL', date: '2019-01-03', detail: `${F}, found 6` },
       { file: 'messy.csv', line: 4, column: 'date', symbol: 'AAPL', date: null, detail: 'date "2019-02-30" is not a calendar date' },
       { file: 'messy.csv', line: 6, column: 'high', symbol: 'AAPL', date: '2019-01-04', detail: 'high "abc" is not a number' },
-      { file: 'messy.csv', line: 8, column: 'symbol', symbol: null, date: '2019-01-04', detail: 'symbol "1BAD" is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)' },
+      { file: 'messy.csv', line: 8, column: 'symbol', symbol: null, date: '2019-01-04', detail: 'symbol "1BAD" is not a ticker (a letter, then up to 9 of A-Z 0-9, optionally a class: BRK.B or BRK-B)' },
       { file: 'messy.csv', line: 9, column: 'date', symbol: 'AAPL', date: null, detail: 'date "2019/01/07" is not YYYY-MM-DD (use dashes: 2019-01-07)' },
       { file: 'messy.csv', line: 10, column: 'volume', symbol: 'AAPL', date: '2019-01-07', detail: 'volume "1e999" is out of range' },
       { file: 'messy.csv', line: 11, column: null, symbol: 'AAPL', date: '2019-01-07', detail: `${F}, found 8` },
-      { file: 'messy.csv', line: 12, column: 'symbol', symbol: null, date: '2019-01-08', detail: 'symbol "TOOLONGSYMBOL" is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)' },
+      { file: 'messy.csv', line: 12, column: 'symbol', symbol: null, date: '2019-01-08', detail: 'symbol "TOOLONGSYMBOL" is not a ticker (a letter, then up to 9 of A-Z 0-9, optionally a class: BRK.B or BRK-B)' },
       { file: 'messy.csv', line: 13, column: 'close', symbol: 'AAPL', date: '2019-01-08', detail: 'close is empty' },
     ]);
     expect(p.rows).toBe(3);

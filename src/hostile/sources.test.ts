@@ -143,7 +143,7 @@ describe('files: CSV bars, corporate actions, risk config', () => {
     );
     const p = parseBarFiles([f]);
     expect([...p.series.keys()]).toEqual(['BRK.B']);
-    expect(p.issues.map((i) => i.detail)).toEqual(['bad symbol "MſFT"', 'bad symbol "\u00a0IBM"', `bad close "${HUGE}"`, 'bad close "1e300"']);
+    expect(p.issues.map((i) => i.detail)).toEqual(['symbol "MſFT" is not a ticker (a letter, then up to 9 of A-Z 0-9, optionally a class: BRK.B or BRK-B)', 'symbol "\u00a0IBM" is not a ticker (a letter, then up to 9 of A-Z 0-9, optionally a class: BRK.B or BRK-B)', `close "${HUGE}" is out of range`, 'close "1e300" is out of range']);
   });
 
   it('corporate actions: the same ticker grammar', () => {

@@ -26,7 +26,7 @@ describe('kestrel features', () => {
     [['--to', 'yesterday'], 'kestrel: --to "yesterday" must be a YYYY-MM-DD calendar date, e.g. 2019-01-02'],
     [['--from', '2019-06-01', '--to', '2019-01-01'], 'kestrel: --from 2019-06-01 is after --to 2019-01-01'],
     [['--symbols', ',,'], 'kestrel: --symbols ",,": want comma-separated tickers, e.g. AAPL,MSFT'],
-    [['--symbols', 'aapl;drop'], 'kestrel: --symbols "aapl;drop": "AAPL;DROP" is not a ticker (a letter, then up to 9 of A-Z 0-9 . -)'],
+    [['--symbols', 'aapl;drop'], 'kestrel: --symbols "aapl;drop" must be a US equity ticker: a letter, then up to 9 letters or digits, optionally a point and a 1-3 character class (AAPL, BRK.B); ASCII only, no spaces'],
     [['--symbols', 'AAPL,ZZZZ'], 'kestrel: --symbols: no bars for ZZZZ (the symbols are those of `kestrel sql "SELECT DISTINCT symbol FROM bars"`)'],
     [['--threads', '0'], 'kestrel: --threads "0" must be a whole number from 1 to 64'],
     [['--threads', '1e9'], 'kestrel: --threads "1e9" must be a whole number from 1 to 64'],
