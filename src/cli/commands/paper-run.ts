@@ -63,7 +63,7 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
         logger,
         asOf: args.asOf,
         days,
-        capital: args.capital ?? '1000000',
+        capital: args.capital ?? config.simStartingCash,
         maxPositionPct: args.maxPositionPct ?? '0.1',
         topN: int(args.topN ?? '5', '--top-n', 0, 500),
         bottomN: int(args.bottomN ?? '5', '--bottom-n', 0, 500),
@@ -100,7 +100,7 @@ export function registerPaperRun(program: Command, io: IO): void {
     .description('trade N consecutive trading days of stored data through the whole stack and report exact P&L')
     .option('--as-of <YYYY-MM-DD>', 'last trading day of the run (default: the last date in the data)')
     .option('--days <n>', 'trading days to run (default 20)')
-    .option('--capital <usd>', 'starting cash (default 1000000)')
+    .option('--capital <usd>', 'starting cash (default $SIM_STARTING_CASH, 1000000)')
     .option('--top-n <n>', 'long the N best-ranked names (default 5)')
     .option('--bottom-n <n>', 'short the N worst-ranked names (default 5)')
     .option('--max-position-pct <x>', 'cap per position as a fraction of capital (default 0.1)')
