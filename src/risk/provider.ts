@@ -298,15 +298,20 @@ export class PgRiskStateProvider implements RiskStateProvider {
 
   /**
    * Records the start-of-day equity now (call at the open; the first snapshot of a day does it
-   * otherwise), for the account the equity source reports (default: ask it).
+   * otherwise) for a broker account: default the one of the last snapshot. (Not asked of the
+   * equity source here: that would cache this moment's equity for the snapshots after it.)
    */
-  async recordDayStart(tradeDate: string, equity: Decimal, source = 'manual', account?: string): Promise<Decimal> {
-    return this.dayStart.recordIfAbsent(tradeDate, equity, source, account ?? (await this.deps.equity.equity()).account ?? '');
+  async recordDayStart(tradeDate: string, equity: Decimal, source = 'manual', account: string = this.lastAccount): Promise<Decimal> {
+    return this.dayStart.recordIfAbsent(tradeDate, equity, source, account);
   }
+
+  /** The broker account of the last snapshot's equity ('' before any). */
+  private lastAccount = '';
 
   private async startOfDay(tradeDate: string, eq: EquitySnapshot): Promise<Decimal | null> {
     if (eq.startOfDayEquity) return eq.startOfDayEquity;
     const account = eq.account ?? '';
+    if (eq.account) this.lastAccount = eq.account;
     const known = await this.dayStart.get(tradeDate, account);
     if (known) return known;
     if (!eq.equity || !eq.equity.gt(0)) return null;
