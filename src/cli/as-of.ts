@@ -73,12 +73,17 @@ export function isCurrent(last: string, now: Date): boolean {
  * With `auto` (kestrel up) and nothing requested, old stored data (not isCurrent) and the
  * simulated broker mean `last`. Returns null for live mode.
  */
+/** Checks the form of an --as-of value (before anything starts): a date YYYY-MM-DD or `last`. */
+export function checkAsOfFlag(v: string | undefined, name = '--as-of'): void {
+  if (v !== undefined && v !== 'last' && !Number.isFinite(dayNumber(v))) {
+    throw new InputError(`${name} ${JSON.stringify(v)}: use a date YYYY-MM-DD of the stored data or last (its last day)`, 'bad_usage');
+  }
+}
+
 export async function resolveAsOf(o: { flag?: string; config: Config; now: Date; auto: boolean }): Promise<AsOf | null> {
   const requested = o.flag ?? o.config.asOf;
   const name = o.flag !== undefined ? '--as-of' : 'KESTREL_AS_OF';
-  if (requested !== undefined && requested !== 'last' && !Number.isFinite(dayNumber(requested))) {
-    throw new InputError(`${name} ${JSON.stringify(requested)}: use a date YYYY-MM-DD of the stored data or last (its last day)`, 'bad_usage');
-  }
+  checkAsOfFlag(requested, name);
   if (requested !== undefined && o.config.broker === 'alpaca') {
     throw new InputError(`${name} trades a stored day on the simulated broker; with BROKER=alpaca the services trade today: drop ${name} or set BROKER=sim`, 'bad_usage');
   }

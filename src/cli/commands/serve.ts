@@ -4,7 +4,7 @@ import { PORT_VARS, type Config } from '../../core/config.js';
 import { InputError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Db } from '../../db/db.js';
-import type { AsOf } from '../as-of.js';
+import { checkAsOfFlag, type AsOf } from '../as-of.js';
 import type { CliContext, IO } from '../context.js';
 import { createContext } from '../context.js';
 import { assertPortsFree, listenOn, portError, type PortSpec } from '../listen.js';
@@ -77,6 +77,7 @@ shutdown, 2 on bad configuration, 1 on failure (e.g. the port is in use).`,
     )
     .action(async (service: string, opts: ServeArgs) => {
       if (!(SERVICES as readonly string[]).includes(service)) throw new InputError(`unknown service ${JSON.stringify(service)}; choose one of: ${SERVICES.join(', ')}`, 'bad_usage');
+      checkAsOfFlag(opts.asOf);
       const base = createContext(service, io, { host: opts.host, dataDir: opts.dataDir });
       const key: Record<(typeof SERVICES)[number], keyof Config['ports']> = { gateway: 'gateway', 'broker-sim': 'brokerSim', signals: 'signals', orchestrator: 'orchestrator', marketdata: 'marketdata', replay: 'replay' };
       const name = key[service as (typeof SERVICES)[number]];

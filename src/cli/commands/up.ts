@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { PORT_VARS } from '../../core/config.js';
+import { InputError } from '../../core/errors.js';
+import { checkAsOfFlag } from '../as-of.js';
 import type { StrategyConfig } from '../../orchestrator/index.js';
 import type { IO } from '../context.js';
 import { createContext } from '../context.js';
@@ -54,6 +56,10 @@ $SIM_STARTING_CASH, top/bottom 5, 9% per name) for trade_date 2020-01-10; the se
 asks for that run and gets it (a strategy runs once per as_of_date): 200 with plan and orders.`,
     )
     .action(async (opts: { capital?: string; asOf?: string }) => {
+      if (opts.capital !== undefined && (!/^\d{1,13}(\.\d{1,2})?$/.test(opts.capital) || !/[1-9]/.test(opts.capital))) {
+        throw new InputError(`--capital ${JSON.stringify(opts.capital)} must be a positive amount of dollars such as 1000000 (at most 2 decimals)`, 'bad_usage');
+      }
+      checkAsOfFlag(opts.asOf);
       const ctx = createContext('up', io);
       const { config, logger } = ctx;
       const [{ openDb }, { openBus }, { startStack, noPriceHint }, { StaticPrices }, { assertSafeBinding }, { openCatalog }, { latestRawCloses }, { resolveAsOf, asOfBanner, closeInstant }, { assertPortsFree }, { createMetrics }, { catalogSource }, calendar, clockMod] =
