@@ -14,7 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { OrchestratorApp, StrategyConfig } from '../orchestrator/index.js';
 import type { RiskWiring } from '../risk/index.js';
 import type { SignalsApp } from '../signals/index.js';
-import { listenOn } from './listen.js';
+import { listenOn, portError } from './listen.js';
 
 /**
  * Wires the services into one process: the simulated broker, the execution gateway (with
@@ -194,7 +194,6 @@ async function startMarketData(
     try {
       bound = await r.listen(p.port, p.host);
     } catch (e) {
-      const { portError } = await import('./listen.js');
       throw portError(e, p);
     }
     feedUrl = `ws://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}/v2/iex`;

@@ -62,11 +62,11 @@ Examples:
     HOST=0.0.0.0 kestrel serve gateway --port 8080
   BROKER=alpaca ALPACA_API_KEY_ID=… ALPACA_API_SECRET_KEY=… kestrel serve gateway   # Alpaca paper
 
---as-of last (the bundled sample's last day is 2020-01-10): each process keeps that day's clock
-from its 09:30 open, so the gateway's trade_date is that day; without a
-market-data service the gateway's risk check prices at that day's stored close (price_source
-last_close in its decisions). Without --as-of the gateway needs live marks: \`kestrel serve
-marketdata\` on a REDIS_URL shared with it (or \`kestrel up\`, which runs everything).
+--as-of last (the bundled sample's last day is 2020-01-10): each process runs that day's clock
+from its 09:30 open, so the gateway's trade_date is that day, and without a market-data service
+its risk check prices at that day's stored close (price_source last_close in its decisions).
+Without --as-of the gateway needs live marks: \`kestrel serve marketdata\` on a REDIS_URL
+shared with it (or \`kestrel up\`, which runs everything).
 
 Configuration (environment or .env): DATABASE_URL, BROKER (sim|alpaca), ALPACA_BASE_URL,
 ALPACA_STREAM_URL, ALPACA_API_KEY_ID, ALPACA_API_SECRET_KEY, DRY_RUN, API_TOKEN, HOST,
