@@ -247,7 +247,7 @@ export async function runPaper(o: PaperRunOptions, deps: { db: Db; registryDb?: 
       progress(`trading ${day}`, i, tradeDays.length);
       clock.set(`${day}T${CLOSE_UTC_HOUR}:00:00Z`);
       // Start-of-day equity is yesterday's close, before today's prices move anything.
-      await stack.risk?.provider.recordDayStart(day, dec(daily[i - 1]?.equity ?? decString(equityStart)), 'paper-run');
+      await stack.risk?.provider.recordDayStart(day, dec(daily[i - 1]?.equity ?? decString(equityStart)), 'paper-run', stack.sim.sim.accountId);
       if (o.shock && day === o.shock.date) shocked = await heldDirections(deps.db);
       const closes = applyShock(await closesOn(stack, day), shocked, o.shock?.move ?? 0);
       stack.sim.sim.setPrices(closes);

@@ -9,7 +9,7 @@ import { StaticPrices } from './prices.js';
 
 function make(config: BrokerSimConfig = {}, prices: Record<string, string> = { AAPL: '100', MSFT: '400' }) {
   const px = new StaticPrices(prices);
-  const sim = new BrokerSim({ clock: fixedClock('2025-01-17T15:00:00Z'), logger: silentLogger(), prices: px }, config);
+  const sim = new BrokerSim({ clock: fixedClock('2025-01-17T15:00:00Z'), logger: silentLogger(), prices: px }, { startingCash: '100000', ...config });
   const events: AlpacaTradeUpdate[] = [];
   sim.onTradeUpdate((u) => events.push(u));
   return { sim, px, events };

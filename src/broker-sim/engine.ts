@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { DEFAULT_SIM_STARTING_CASH } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { Decimal, dec, decString, ZERO } from '../core/money.js';
 import { decimalProblem, PRICE, QTY } from '../model/decimal.js';
@@ -19,7 +20,7 @@ export interface BrokerSimConfig {
   slippageBps?: number;
   /** 0 (default) = no partials; otherwise first a partial fill of floor(ratio × qty), then the rest. */
   partialFillRatio?: number;
-  /** Default "100000". */
+  /** Default DEFAULT_SIM_STARTING_CASH ("1000000"; SIM_STARTING_CASH in the CLI). */
   startingCash?: string;
   /** When both are set, REST and stream require them. */
   apiKeyId?: string;
@@ -187,7 +188,11 @@ interface SimPosition {
 }
 
 export class BrokerSim {
-  readonly accountId = '00000000-0000-4000-8000-00000000000a';
+  /**
+   * A new id per account: each simulator start, and each reset, is a new account (as a new
+   * Alpaca account would be), so risk keeps its start-of-day equity apart from the old one's.
+   */
+  private account = randomUUID();
   private readonly slippage: Decimal;
   private readonly partialRatio: Decimal;
   private readonly startingCash: Decimal;
@@ -197,7 +202,8 @@ export class BrokerSim {
   private readonly overrides = new Map<string, string>();
   private readonly listeners = new Set<(u: AlpacaTradeUpdate) => void>();
   private readonly unsubscribePrices: (() => void) | null;
-  private readonly createdAt: Date;
+  /** When this account started: construction, or the last reset. */
+  private createdAt: Date;
 
   private cash: Decimal;
   private seq = 0;
@@ -221,13 +227,17 @@ export class BrokerSim {
     if (!Number.isFinite(ratio) || ratio < 0 || ratio >= 1) throw new RangeError(`partialFillRatio must be in [0, 1), got ${ratio}`);
     this.slippage = dec(bps).div(BPS);
     this.partialRatio = dec(ratio);
-    this.startingCash = dec(config.startingCash ?? '100000');
+    this.startingCash = dec(config.startingCash ?? DEFAULT_SIM_STARTING_CASH);
     this.fillDelayMs = Math.max(0, config.fillDelayMs ?? 0);
     this.rejectSymbols = new Set((config.rejectSymbols ?? []).map(asciiUpper));
     this.universe = config.symbols ? new Set(config.symbols.map(asciiUpper)) : null;
     this.cash = this.startingCash;
     this.createdAt = deps.clock.now();
     this.unsubscribePrices = deps.prices.onChange ? deps.prices.onChange((symbols) => this.pricesChanged(symbols)) : null;
+  }
+
+  get accountId(): string {
+    return this.account;
   }
 
   // ---- prices -------------------------------------------------------------------------
@@ -409,8 +419,10 @@ export class BrokerSim {
     };
   }
 
-  /** Back to a fresh account: starting cash, no orders, no positions (prices are kept). */
+  /** Back to a fresh account: starting cash, no orders, no positions, a new id and created_at (prices are kept). */
   reset(): void {
+    this.account = randomUUID();
+    this.createdAt = this.deps.clock.now();
     for (const o of this.orders.values()) this.clearTimer(o);
     this.orders = new Map();
     this.byClientId = new Map();

@@ -15,7 +15,7 @@ describe('official @alpacahq/alpaca-trade-api SDK against the sim', () => {
   let alpaca: Alpaca;
 
   beforeAll(async () => {
-    s = await startBrokerSim({ config: { apiKeyId: keyId, apiSecretKey: secret }, prices: { AAPL: '100', MSFT: '400' }, clock: '2025-01-17T15:00:00Z' });
+    s = await startBrokerSim({ config: { apiKeyId: keyId, apiSecretKey: secret, startingCash: '100000' }, prices: { AAPL: '100', MSFT: '400' }, clock: '2025-01-17T15:00:00Z' });
     const toSim: trading.Middleware = { pre: async (ctx) => ({ url: ctx.url.replace(trading.TRADING_PAPER_HOST, s.baseUrl), init: ctx.init }) };
     alpaca = new Alpaca({ keyId, secret, paper: true, middleware: [toSim], retry: false, rateLimit: false, timeoutMs: 5000 });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dayNumber, dayString, fixedClock, isoUtc, newYorkDate } from './clock.js';
+import { asOfClock, dayNumber, dayString, fixedClock, isoUtc, newYorkDate, newYorkInstant } from './clock.js';
 
 describe('clock', () => {
   it('formats instants as UTC ISO-8601 with offset', () => {
@@ -34,5 +34,23 @@ describe('clock', () => {
   it('trading date is the New York calendar date, not UTC', () => {
     // 02:00 UTC on Jan 18 is still Jan 17 in New York.
     expect(newYorkDate(new Date('2025-01-18T02:00:00Z'))).toBe('2025-01-17');
+  });
+});
+
+describe('as-of clock', () => {
+  it('newYorkInstant: New York wall time on a date, in winter and in summer', () => {
+    expect(newYorkInstant('2020-01-10', 9, 30).toISOString()).toBe('2020-01-10T14:30:00.000Z');
+    expect(newYorkInstant('2019-07-15', 9, 30).toISOString()).toBe('2019-07-15T13:30:00.000Z');
+    expect(newYorkInstant('2019-03-11', 16, 0).toISOString()).toBe('2019-03-11T20:00:00.000Z'); // the Monday after the spring change
+    expect(() => newYorkInstant('2020-02-30', 9, 30)).toThrow(RangeError);
+  });
+
+  it('reads the as-of date from its 09:30 open and runs at the base clock’s pace', () => {
+    const base = fixedClock('2026-06-01T02:00:00Z');
+    const c = asOfClock('2020-01-10', base);
+    expect(c.now().toISOString()).toBe('2020-01-10T14:30:00.000Z');
+    base.advance(90_000);
+    expect(c.now().toISOString()).toBe('2020-01-10T14:31:30.000Z');
+    expect(newYorkDate(c.now())).toBe('2020-01-10');
   });
 });

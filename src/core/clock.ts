@@ -72,3 +72,38 @@ export function isTradingDateString(s: string): boolean {
 export function newYorkDate(d: Date): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
 }
+
+/** Minutes New York is ahead of UTC at an instant (−300 in winter, −240 in summer). */
+function newYorkOffsetMinutes(d: Date): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  const asUtc = Date.UTC(+parts.year!, +parts.month! - 1, +parts.day!, +parts.hour!, +parts.minute!, +parts.second!);
+  return Math.round((asUtc - Math.floor(d.getTime() / 1000) * 1000) / 60_000);
+}
+
+/** The instant of a New York wall-clock time on a date: `newYorkInstant('2020-01-10', 9, 30)` = 14:30Z. */
+export function newYorkInstant(date: string, hour: number, minute: number): Date {
+  const day = dayNumber(date);
+  if (!Number.isFinite(day)) throw new RangeError(`not a YYYY-MM-DD date: ${JSON.stringify(date)}`);
+  const wall = day * 86_400_000 + (hour * 60 + minute) * 60_000;
+  // The offset at a guess five hours later than the wall time as UTC, then once more at the answer (DST edges).
+  let t = wall - newYorkOffsetMinutes(new Date(wall + 5 * 3_600_000)) * 60_000;
+  t = wall - newYorkOffsetMinutes(new Date(t)) * 60_000;
+  return new Date(t);
+}
+
+/**
+ * The clock of as-of mode (`kestrel up/serve --as-of`, src/cli/as-of.ts): the stored day `date`
+ * as if it were today. It reads 09:30:00 New York on that date (the open, so the simulated market
+ * is open) when it is created and runs in real time from there, monotonic: a session of 6.5 hours
+ * of running, after which the simulator reports the market closed, as on a real day.
+ */
+export function asOfClock(date: string, base: Clock = systemClock): Clock & { date: string; startedAt: Date } {
+  const startedAt = newYorkInstant(date, 9, 30);
+  const t0 = base.now().getTime();
+  const shift = startedAt.getTime() - t0;
+  return { date, startedAt, now: () => new Date(base.now().getTime() + shift) };
+}

@@ -59,3 +59,18 @@ describe('bearer tokens (issue #14)', () => {
     expect(loadConfig({ API_TOKEN: '' }).apiToken).toBeUndefined();
   });
 });
+
+describe('simulated account and as-of mode', () => {
+  it('SIM_STARTING_CASH: one default (1000000) for every simulated account; dollars only', () => {
+    expect(loadConfig({}).simStartingCash).toBe('1000000');
+    expect(loadConfig({ SIM_STARTING_CASH: '250000.50' }).simStartingCash).toBe('250000.50');
+    for (const bad of ['0', '-5', 'abc', '1e6', '1.005', '99999999999999']) expect(() => loadConfig({ SIM_STARTING_CASH: bad })).toThrow(/SIM_STARTING_CASH=.*positive amount of dollars/);
+  });
+
+  it('KESTREL_AS_OF: a date or last', () => {
+    expect(loadConfig({}).asOf).toBeUndefined();
+    expect(loadConfig({ KESTREL_AS_OF: 'last' }).asOf).toBe('last');
+    expect(loadConfig({ KESTREL_AS_OF: '2020-01-10' }).asOf).toBe('2020-01-10');
+    expect(() => loadConfig({ KESTREL_AS_OF: 'today' })).toThrow(/KESTREL_AS_OF="today"/);
+  });
+});

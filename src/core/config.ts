@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { dayNumber } from './clock.js';
 import { InputError } from './errors.js';
 
 /**
@@ -37,7 +38,27 @@ export interface Config {
   riskEnabled: boolean;
   /** The RISK_* and KESTREL_RISK_FILE variables, validated by src/risk/config.ts. */
   riskEnv: Env;
+  /**
+   * KESTREL_AS_OF: trade a stored day instead of today (`kestrel up`/`serve`, src/cli/as-of.ts):
+   * a date YYYY-MM-DD or `last` (the data store's last day). Unset: `up` decides from the data.
+   */
+  asOf?: string;
+  /** SIM_STARTING_CASH: the simulated account's starting cash everywhere (up, serve broker-sim, paper runs). */
+  simStartingCash: string;
 }
+
+/** The variable that sets each service port (messages name it). */
+export const PORT_VARS: Readonly<Record<keyof Config['ports'], string>> = {
+  gateway: 'GATEWAY_PORT',
+  brokerSim: 'BROKER_SIM_PORT',
+  signals: 'SIGNALS_PORT',
+  orchestrator: 'ORCHESTRATOR_PORT',
+  marketdata: 'MARKETDATA_PORT',
+  replay: 'REPLAY_PORT',
+};
+
+/** The simulated account's starting cash when SIM_STARTING_CASH is unset; also the default strategy's capital. */
+export const DEFAULT_SIM_STARTING_CASH = '1000000';
 
 /** Typed readers over an env map; each throws InputError naming the key and the fix. */
 export class EnvReader {
@@ -97,6 +118,22 @@ export class EnvReader {
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) this.fail(key, fix ?? `use a number from ${min} to ${max}`);
     return n;
+  }
+
+  /** A positive amount of dollars as decimal text (cents at most), e.g. "1000000" or "250000.50". */
+  usd(key: string, fallback: string): string {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    if (!/^\d{1,13}(\.\d{1,2})?$/.test(v) || !/[1-9]/.test(v)) this.fail(key, 'use a positive amount of dollars such as 1000000 (at most 2 decimals)');
+    return v;
+  }
+
+  /** A trading date YYYY-MM-DD or `last`. */
+  asOf(key: string): string | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (v !== 'last' && !Number.isFinite(dayNumber(v))) this.fail(key, 'use a date YYYY-MM-DD of the stored data or last (its last day)');
+    return v;
   }
 
   port(key: string, fallback: number): number {
@@ -178,6 +215,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     marksMaxAgeMs: e.int('MARKS_MAX_AGE_MS', 60_000, 1_000, 86_400_000, 'use milliseconds from 1000 to 86400000 (default 60000)'),
     riskEnabled: e.bool('RISK_ENABLED', true),
+    asOf: e.asOf('KESTREL_AS_OF'),
+    simStartingCash: e.usd('SIM_STARTING_CASH', DEFAULT_SIM_STARTING_CASH),
     riskEnv: Object.fromEntries(Object.entries(env).filter(([k]) => (k.startsWith('RISK_') && k !== 'RISK_ENABLED') || k === 'KESTREL_RISK_FILE')),
   };
 }

@@ -43,7 +43,7 @@ async function setup(over: Parameters<typeof testOrchestrator>[1] = {}) {
 const body = (over: Record<string, unknown> = {}) => ({ strategy_id: 'momentum-v2', as_of_date: AS_OF, capital: '100000', max_position_pct: 0.2, top_n: 1, bottom_n: 1, ...over });
 const post = async (payload: Record<string, unknown>, headers: Record<string, string> = auth) => {
   const r = await t.app.inject({ method: 'POST', url: '/api/v1/orchestration/run', payload, headers });
-  return { status: r.statusCode, body: r.json() as RunBody & { error?: string; details?: Array<{ field: string; reason: string }> }, headers: r.headers };
+  return { status: r.statusCode, body: r.json() as RunBody & { error?: string; message?: string; details?: Array<{ field: string; reason: string }> }, headers: r.headers };
 };
 const bySymbol = (orders: RunOrderView[]) => Object.fromEntries(orders.map((o) => [`${o.symbol}${o.leg === 'rebalance' ? '' : `:${o.leg}`}`, o]));
 
@@ -141,6 +141,9 @@ describe('POST /api/v1/orchestration/run', () => {
     const r = await post(body({ as_of_date: '2025-01-14' }));
     expect(r.status).toBe(422);
     expect(r.body.error).toBe('stale_trade_date');
+    // The message says the fix: the as_of_date for today's session, or as-of mode on stored data.
+    expect(r.body.message).toContain('Use as_of_date 2025-01-16 (trade_date 2025-01-17)');
+    expect(r.body.message).toContain('kestrel up --as-of 2025-01-15');
     expect(await findRunByKey(t.db, 'momentum-v2', '2025-01-14')).toBeNull();
     const dry = await post(body({ as_of_date: '2025-01-14', dry_run: true }));
     expect(dry.status).toBe(201);

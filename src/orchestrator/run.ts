@@ -1,8 +1,9 @@
-import { newYorkDate, type Clock } from '../core/clock.js';
+import { dayNumber, dayString, newYorkDate, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { dec, decString, ZERO, type Decimal } from '../core/money.js';
 import type { Db } from '../db/db.js';
 import { HttpError } from '../observability/http-app.js';
+import { nextTradingDay, previousTradingDay } from '../data/calendar.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import type { SignalsClient, SignalsResponse } from '../signals/types.js';
 import { GatewayError, type GatewayClient, type GatewayOrder } from './gateway-client.js';
@@ -150,7 +151,7 @@ export async function runOrchestration(ctx: OrchestratorContext, body: RunReques
     const today = newYorkDate(now);
     if (req.trade_date < today) {
       ctx.metrics.requests.inc({ outcome: 'invalid' });
-      throw new HttpError(422, 'stale_trade_date', `trade_date ${req.trade_date} has passed (today is ${today}, America/New_York): orders can only be placed for today's session; use dry_run to see the plan`, [
+      throw new HttpError(422, 'stale_trade_date', staleTradeDateMessage(req, today), [
         { field: 'trade_date', reason: `must be ${today} or later for a run that submits orders` },
       ]);
     }
@@ -679,4 +680,17 @@ function errText(e: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Says the fix: the as_of_date whose next session is today's, or trading the stored day itself
+ * with as-of mode (`kestrel up --as-of`, src/cli/as-of.ts), or a dry run.
+ */
+export function staleTradeDateMessage(req: Pick<RunRequest, 'trade_date' | 'as_of_date'>, today: string): string {
+  const asOf = dayString(previousTradingDay(dayNumber(today)));
+  const next = dayString(nextTradingDay(dayNumber(asOf)));
+  return (
+    `trade_date ${req.trade_date} (the session after as_of_date ${req.as_of_date}) has passed: today is ${today}, America/New_York, and orders can only be placed for today's session. ` +
+    `Use as_of_date ${asOf} (trade_date ${next}), run the stack on stored data as of that day (kestrel up --as-of ${req.trade_date}), or set dry_run to see the plan`
+  );
 }

@@ -4,7 +4,7 @@ import { dec } from '../core/money.js';
 import { OPEN_GATE, type BreakerGate } from './breaker-state.js';
 import { checkOrder, sizeOrder, type RiskDecision } from './checks.js';
 import { parseRiskConfig } from './config.js';
-import { isReducing } from './context.js';
+import { isReducing, priceMark, type PriceMark } from './context.js';
 import { staticCorrelations } from './correlation.js';
 import { buy, ctxOf, onlyLimits, sell, T0 } from './test-helpers.js';
 
@@ -116,6 +116,16 @@ describe('fail closed: a check that cannot decide refuses', () => {
     expect(code(checkOrder(buy('AAA', 1), ctxOf({ px: { AAA: '0' } }), cfg, OPEN_GATE))).toBe('no_price');
     // Even a reducing order: the fat-finger checks need the price.
     expect(code(checkOrder(sell('ZZZ', 1), ctxOf({ positions: { ZZZ: { qty: 5 } } }), cfg, OPEN_GATE))).toBe('no_price');
+  });
+
+  it('no_price ends with the deployment’s hint; a stored close stands in labelled last_close', () => {
+    const hinted = { ...ctxOf(), noPriceHint: 'run `kestrel serve marketdata`' };
+    expect(checkOrder(buy('ZZZ', 1), hinted, cfg, OPEN_GATE)).toMatchObject({ code: 'no_price', reason: 'no usable last price for ZZZ (none) — run `kestrel serve marketdata`' });
+    const ctx = ctxOf();
+    (ctx.prices as Map<string, PriceMark>).set('CLS', priceMark('50', T0 - 60_000, 'last_close'));
+    expect(checkOrder(buy('CLS', 1), ctx, cfg, OPEN_GATE)).toEqual({ ok: true, reducing: false, price_source: 'last_close' });
+    expect(checkOrder(buy('CLS', 1_000_000), ctx, cfg, OPEN_GATE)).toMatchObject({ ok: false, code: 'max_order_notional', price_source: 'last_close' });
+    expect(checkOrder(buy('AAA', 1), ctx, cfg, OPEN_GATE)).toEqual({ ok: true, reducing: false });
   });
 
   it('a held name without a price: exposure cannot be measured', () => {

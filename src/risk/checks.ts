@@ -2,7 +2,7 @@ import { dec, Decimal, ZERO, type DecimalLike } from '../core/money.js';
 import type { OrderSide, OrderType } from '../execution/broker.js';
 import type { BreakerGate } from './breaker-state.js';
 import type { RiskConfig } from './config.js';
-import { FAST_TOLERANCE, fastExposure, freshPrice, isReducing, pendingOf, portfolioExposure, positionQty, symbolExposure, type RiskContext } from './context.js';
+import { FAST_TOLERANCE, fastExposure, freshMark, freshPrice, isReducing, pendingOf, portfolioExposure, positionQty, symbolExposure, type RiskContext } from './context.js';
 
 /**
  * The pre-trade checks: one pure function of (order, context, config, breaker gate), run on
@@ -54,12 +54,14 @@ export interface RiskOrder {
 }
 
 export type RiskDecision =
-  | { ok: true; reducing: boolean }
+  | { ok: true; reducing: boolean; price_source?: 'last_close' }
   | {
       ok: false;
       code: RiskCode;
       reason: string;
       reducing: boolean;
+      /** `last_close` when the order was priced at a stored close, not a live mark (as-of mode). */
+      price_source?: 'last_close';
       /** The limit and the value that broke it (decimal strings), when there is one. */
       limit?: string;
       value?: string;
@@ -91,8 +93,24 @@ export function checkOrder(order: RiskOrder, ctx: RiskContext, cfg: RiskConfig, 
   }
 
   const maxAgeMs = L.max_price_age_s === null ? null : L.max_price_age_s * 1000;
-  const price = freshPrice(ctx, symbol, maxAgeMs);
-  if (!price) return no('no_price', noPriceReason(ctx, [symbol], maxAgeMs));
+  const mark = freshMark(ctx, symbol, maxAgeMs);
+  if (!mark) return no('no_price', noPriceReason(ctx, [symbol], maxAgeMs));
+  const price = mark.price;
+  if (mark.source) {
+    // Every decision from here on says what it was priced at.
+    const decided = checkPriced(order, ctx, cfg, reducing, price, maxAgeMs);
+    return { ...decided, price_source: mark.source };
+  }
+  return checkPriced(order, ctx, cfg, reducing, price, maxAgeMs);
+}
+
+/** The checks after the price is known (checkOrder's second half). */
+function checkPriced(order: RiskOrder, ctx: RiskContext, cfg: RiskConfig, reducing: boolean, price: Decimal, maxAgeMs: number | null): RiskDecision {
+  const L = cfg.limits;
+  const symbol = order.symbol;
+  const qty = dec(order.qty);
+  const side = order.side;
+  const no = (code: RiskCode, reason: string, extra: Partial<Refusal> = {}): RiskDecision => ({ ok: false, code, reason, reducing, ...extra });
   const limitPrice = order.limit_price === null ? null : dec(order.limit_price);
 
   if (limitPrice !== null && L.price_band_pct !== null) {
@@ -264,7 +282,7 @@ function noPriceReason(ctx: RiskContext, symbols: string[], maxAgeMs: number | n
     if (!m.price.gt(0)) return `${s} (not positive)`;
     return `${s} (${Math.round((ctx.now - m.ts) / 1000)} s old, limit ${maxAgeMs === null ? '∞' : Math.round(maxAgeMs / 1000)} s)`;
   });
-  return `no usable last price for ${parts.join(', ')}`;
+  return `no usable last price for ${parts.join(', ')}${ctx.noPriceHint ? ` — ${ctx.noPriceHint}` : ''}`;
 }
 
 export interface SizeResult {

@@ -21,11 +21,13 @@ export interface PriceMark {
   ts: number;
   /** price as a double (correctly rounded): the fast exposure sums. */
   priceF: number;
+  /** `last_close`: a stored close standing in for a live mark (as-of mode without market data); absent = a live mark. */
+  source?: 'last_close';
 }
 
-export function priceMark(price: DecimalLike, ts: number): PriceMark {
+export function priceMark(price: DecimalLike, ts: number, source?: 'last_close'): PriceMark {
   const p = dec(price);
-  return { price: p, ts, priceF: p.toNumber() };
+  return source ? { price: p, ts, priceF: p.toNumber(), source } : { price: p, ts, priceF: p.toNumber() };
 }
 
 export function riskPosition(qty: DecimalLike, avgPrice: DecimalLike = ZERO): RiskPosition {
@@ -69,6 +71,8 @@ export interface RiskContext {
   correlations: CorrelationLookup | null;
   /** Values derived from this snapshot, memoised by the checks (start with `{}`). */
   memo: RiskMemo;
+  /** Appended to a `no_price` refusal: how to get prices in this deployment. */
+  noPriceHint?: string;
 }
 
 export interface RiskMemo {

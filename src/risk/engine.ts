@@ -153,6 +153,7 @@ export class RiskEngine {
   private async record(order: RiskOrderInput, d: RiskDecision, gate: BreakerGate, dryRun: boolean, ctx: RiskContext): Promise<void> {
     if (d.ok) {
       this.deps.metrics?.approvals.inc({ reducing: String(d.reducing) });
+      if (d.price_source) this.deps.logger.info({ symbol: order.symbol, client_order_id: order.client_order_id ?? null, price_source: d.price_source }, 'risk: order priced at the stored close (no live mark)');
       return;
     }
     this.deps.metrics?.rejections.inc({ code: d.code });
@@ -181,6 +182,7 @@ export class RiskEngine {
           ...(d.limit !== undefined ? { limit: d.limit } : {}),
           ...(d.value !== undefined ? { value: d.value } : {}),
           ...(d.cluster ? { cluster: d.cluster } : {}),
+          ...(d.price_source ? { price_source: d.price_source } : {}),
         },
       });
     } catch (e) {

@@ -9,7 +9,7 @@ export { BREAKER_STATES, BREAKER_TRANSITIONS, applyBreakerCommand, dailyLossChec
 export { CircuitBreaker, breakerKey, gateOf, type BreakerTransition, type TransitionResult } from './breaker.js';
 export { MemoryStateStore, RedisStateStore, busStateStore, type StateStore } from './state-store.js';
 export { RiskEventLog, nullRiskAudit, type RiskAudit, type RiskEventRow, type RiskEventInput, type RiskEventQuery } from './events.js';
-export { PgRiskStateProvider, StaticRiskStateProvider, MapPriceSource, StaticEquitySource, DayStartStore, busPriceSource, brokerEquitySource, type RiskStateProvider, type LastPriceSource, type EquitySource, type EquitySnapshot } from './provider.js';
+export { PgRiskStateProvider, StaticRiskStateProvider, MapPriceSource, StaticEquitySource, DayStartStore, busPriceSource, brokerEquitySource, withLastCloseFallback, type RiskStateProvider, type LastPriceSource, type EquitySource, type EquitySnapshot } from './provider.js';
 export { CatalogCorrelationSource, staticCorrelations, pearson, type CorrelationSource } from './correlation.js';
 export { RiskEngine, type RiskEngineDeps, type RiskEvaluation } from './engine.js';
 export { deRisk, deriskOrders, type DeriskOps, type DeriskReport, type DeriskOrder } from './derisk.js';

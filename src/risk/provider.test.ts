@@ -90,6 +90,25 @@ describe('PgRiskStateProvider', () => {
     expect(await new DayStartStore(db, clock).get('2025-03-05')).toEqual(dec('123456.78'));
   });
 
+  it('keeps the start-of-day equity per broker account: a new account starts its own day', async () => {
+    const eq = new StaticEquitySource({ equity: dec('1000000'), buyingPower: null, account: 'acct-old' });
+    const provider = new PgRiskStateProvider({ db, clock, prices: new MapPriceSource(), equity: eq, correlation: { enabled: false } });
+    expect((await provider.snapshot({ tradeDate: '2025-03-06' })).startOfDayEquity!.toFixed()).toBe('1000000');
+    // The simulator restarts with other cash: a new account id, its own reference (not a 90 % "loss").
+    eq.snap = { equity: dec('100000'), buyingPower: null, account: 'acct-new' };
+    expect((await provider.snapshot({ tradeDate: '2025-03-06' })).startOfDayEquity!.toFixed()).toBe('100000');
+    // The same account keeps its first value; recordDayStart defaults to the last snapshot's account.
+    eq.snap = { equity: dec('90000'), buyingPower: null, account: 'acct-new' };
+    expect((await provider.snapshot({ tradeDate: '2025-03-06' })).startOfDayEquity!.toFixed()).toBe('100000');
+    await provider.recordDayStart('2025-03-07', dec('95000'), 'open');
+    const rows = await db.query<{ account: string; equity: string }>("SELECT account, equity::text AS equity FROM risk_day_start WHERE trade_date >= '2025-03-06' ORDER BY trade_date, account");
+    expect(rows.rows).toEqual([
+      { account: 'acct-new', equity: '100000' },
+      { account: 'acct-old', equity: '1000000' },
+      { account: 'acct-new', equity: '95000' },
+    ]);
+  });
+
   it('reads prices with the positions for the symbols the last snapshot held; a symbol new to the book is read after, and priced', async () => {
     const map = new MapPriceSource();
     for (const [s, p] of [['AAA', '11'], ['BBB', '49'], ['CCC', '7'], ['EEE', '3'], ['GONE', '1']] as const) map.set(s, p, clock.now());

@@ -39,6 +39,11 @@ export interface EquitySnapshot {
   buyingPower: Decimal | null;
   /** When the source knows it (e.g. a backtest); otherwise risk_day_start supplies it. */
   startOfDayEquity?: Decimal | null;
+  /**
+   * The broker account the equity is of (its id). The start-of-day equity is kept per account:
+   * a new account (a restarted or reset simulator) starts its own day. Absent = ''.
+   */
+  account?: string;
 }
 
 export interface EquitySource {
@@ -77,6 +82,25 @@ export function busPriceSource(bus: Pick<Bus, 'mget'>, keyOf: (symbol: string) =
         const m = parsePriceEntry(raw);
         if (m) out.set(symbols[i]!, m);
       });
+      return out;
+    },
+  };
+}
+
+/**
+ * Live marks from `primary`; a symbol without one is priced at its stored close, marked
+ * `source: 'last_close'` so every decision made on it says so (as-of mode of a gateway that
+ * has no market data of its own: `kestrel serve gateway --as-of`).
+ */
+export function withLastCloseFallback(primary: LastPriceSource, closes: ReadonlyMap<string, { price: string; ts: number }>): LastPriceSource {
+  return {
+    async prices(symbols) {
+      const out = await primary.prices(symbols);
+      for (const s of symbols) {
+        if (out.has(s)) continue;
+        const c = closes.get(s);
+        if (c) out.set(s, priceMark(c.price, c.ts, 'last_close'));
+      }
       return out;
     },
   };
@@ -122,7 +146,7 @@ export function brokerEquitySource(broker: Pick<Broker, 'getAccount'>, opts: { c
         try {
           const a = await broker.getAccount();
           const read = (x: unknown) => (decimalProblem(x, BROKER_DECIMAL) === null ? dec(String(x)) : null);
-          const snap = { equity: read(a.equity), buyingPower: read(a.buying_power) };
+          const snap = { equity: read(a.equity), buyingPower: read(a.buying_power), account: a.id };
           cached = { at: opts.clock.now().getTime(), snap };
           return snap;
         } catch (e) {
@@ -137,7 +161,11 @@ export function brokerEquitySource(broker: Pick<Broker, 'getAccount'>, opts: { c
   };
 }
 
-/** Start-of-day equity per trading date (`risk_day_start`): the first value recorded wins. */
+/**
+ * Start-of-day equity per trading date and broker account (`risk_day_start`): the first value
+ * recorded wins. Keyed by account so a new account (a simulator restarted or reset, another
+ * broker) is never measured against the previous one's start of day.
+ */
 export class DayStartStore {
   private readonly memo = new Map<string, Decimal>();
   constructor(
@@ -145,25 +173,32 @@ export class DayStartStore {
     private readonly clock: Clock,
   ) {}
 
-  async get(tradeDate: string): Promise<Decimal | null> {
-    const hit = this.memo.get(tradeDate);
+  async get(tradeDate: string, account = ''): Promise<Decimal | null> {
+    const key = `${tradeDate}/${account}`;
+    const hit = this.memo.get(key);
     if (hit) return hit;
-    const r = await this.db.query<{ equity: string }>('SELECT equity FROM risk_day_start WHERE trade_date = $1', [tradeDate]);
+    const r = await this.db.query<{ equity: string }>('SELECT equity FROM risk_day_start WHERE trade_date = $1 AND account = $2', [tradeDate, account]);
     if (!r.rows[0]) return null;
     const v = dec(r.rows[0].equity);
-    this.remember(tradeDate, v);
+    this.remember(key, v);
     return v;
   }
 
-  /** Records equity for the date unless one is there already; returns the value in force. */
-  async recordIfAbsent(tradeDate: string, equity: Decimal, source: string): Promise<Decimal> {
-    await this.db.query('INSERT INTO risk_day_start (trade_date, equity, source, recorded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (trade_date) DO NOTHING', [tradeDate, equity.toFixed(), source, this.clock.now().toISOString()]);
-    this.memo.delete(tradeDate);
-    return (await this.get(tradeDate))!;
+  /** Records equity for the date and account unless one is there already; returns the value in force. */
+  async recordIfAbsent(tradeDate: string, equity: Decimal, source: string, account = ''): Promise<Decimal> {
+    await this.db.query('INSERT INTO risk_day_start (trade_date, account, equity, source, recorded_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (trade_date, account) DO NOTHING', [
+      tradeDate,
+      account,
+      equity.toFixed(),
+      source,
+      this.clock.now().toISOString(),
+    ]);
+    this.memo.delete(`${tradeDate}/${account}`);
+    return (await this.get(tradeDate, account))!;
   }
 
-  private remember(date: string, v: Decimal): void {
-    this.memo.set(date, v);
+  private remember(key: string, v: Decimal): void {
+    this.memo.set(key, v);
     if (this.memo.size > 10) this.memo.delete(this.memo.keys().next().value!);
   }
 }
@@ -182,6 +217,8 @@ export interface PgRiskStateProviderDeps {
   correlations?: CorrelationSource;
   correlation: Pick<CorrelationConfig, 'enabled'>;
   logger?: Logger;
+  /** Appended to `no_price` refusals: where prices come from in this deployment and how to get them. */
+  noPriceHint?: string;
 }
 
 interface OpenOrderRow {
@@ -259,20 +296,30 @@ export class PgRiskStateProvider implements RiskStateProvider {
       buyingPower: eq.buyingPower,
       correlations,
       memo: {},
+      ...(this.deps.noPriceHint ? { noPriceHint: this.deps.noPriceHint } : {}),
     };
   }
 
-  /** Records the start-of-day equity now (call at the open; the first snapshot of a day does it otherwise). */
-  async recordDayStart(tradeDate: string, equity: Decimal, source = 'manual'): Promise<Decimal> {
-    return this.dayStart.recordIfAbsent(tradeDate, equity, source);
+  /**
+   * Records the start-of-day equity now (call at the open; the first snapshot of a day does it
+   * otherwise) for a broker account: default the one of the last snapshot. (Not asked of the
+   * equity source here: that would cache this moment's equity for the snapshots after it.)
+   */
+  async recordDayStart(tradeDate: string, equity: Decimal, source = 'manual', account: string = this.lastAccount): Promise<Decimal> {
+    return this.dayStart.recordIfAbsent(tradeDate, equity, source, account);
   }
+
+  /** The broker account of the last snapshot's equity ('' before any). */
+  private lastAccount = '';
 
   private async startOfDay(tradeDate: string, eq: EquitySnapshot): Promise<Decimal | null> {
     if (eq.startOfDayEquity) return eq.startOfDayEquity;
-    const known = await this.dayStart.get(tradeDate);
+    const account = eq.account ?? '';
+    if (eq.account) this.lastAccount = eq.account;
+    const known = await this.dayStart.get(tradeDate, account);
     if (known) return known;
     if (!eq.equity || !eq.equity.gt(0)) return null;
-    return this.dayStart.recordIfAbsent(tradeDate, eq.equity, 'first_snapshot');
+    return this.dayStart.recordIfAbsent(tradeDate, eq.equity, 'first_snapshot', account);
   }
 
   private async correlations(symbols: string[], tradeDate: string): Promise<CorrelationLookup | null> {

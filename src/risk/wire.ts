@@ -42,6 +42,8 @@ export interface CreateRiskOptions {
   correlations?: CorrelationSource;
   metrics?: Metrics;
   breakerId?: string;
+  /** Appended to `no_price` refusals (how to get prices in this deployment). */
+  noPriceHint?: string;
 }
 
 export interface RiskWiring {
@@ -65,7 +67,7 @@ export function createRisk(o: CreateRiskOptions): RiskWiring {
   const metrics = o.metrics ? riskMetrics(o.metrics) : undefined;
   const events = new RiskEventLog(o.db);
   const breaker = new CircuitBreaker({ store: o.store, events, clock: o.clock, logger: o.logger, config: o.config.breaker, id: o.breakerId, metrics });
-  const provider = new PgRiskStateProvider({ db: o.db, clock: o.clock, prices: o.prices, equity: o.equity, correlations: o.correlations, correlation: o.config.correlation, logger: o.logger });
+  const provider = new PgRiskStateProvider({ db: o.db, clock: o.clock, prices: o.prices, equity: o.equity, correlations: o.correlations, correlation: o.config.correlation, logger: o.logger, noPriceHint: o.noPriceHint });
   const engine = new RiskEngine({ config: o.config, provider, breaker, events, logger: o.logger, metrics });
   const service = new RiskService({ config: o.config, breaker, events, provider, clock: o.clock, logger: o.logger, db: o.db });
   return {

@@ -33,8 +33,8 @@ export function registerModels(program: Command, io: IO): void {
       `
 Examples:
   kestrel models list
-  kestrel models show alpha158-gbdt 3
-  kestrel models promote alpha158-gbdt 3 --reason "better test IC"
+  kestrel models show alpha158-gbdt 2
+  kestrel models promote alpha158-gbdt 2 --reason "better test IC"
   kestrel models archive alpha158-gbdt 1`,
     );
 

@@ -79,7 +79,7 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
   const { config, logger } = ctx;
   const o = {
     days: args.days ?? PAPER_DEFAULTS.days,
-    capital: args.capital ?? PAPER_DEFAULTS.capital,
+    capital: args.capital ?? config.simStartingCash,
     topN: args.topN ?? PAPER_DEFAULTS.topN,
     bottomN: args.bottomN ?? PAPER_DEFAULTS.bottomN,
     maxPositionPct: args.maxPositionPct ?? PAPER_DEFAULTS.maxPositionPct,
@@ -136,7 +136,7 @@ export function registerPaperRun(program: Command, io: IO): void {
     .description('trade N consecutive trading days of stored data through the whole stack and report exact P&L')
     .option('--as-of <YYYY-MM-DD>', 'last trading day of the run, at most the last stored day (default: the last stored day)', paperFlags.asOf)
     .option('--days <n>', `trading days to run, 1-2520 (default ${d.days})`, paperFlags.days)
-    .option('--capital <usd>', `starting cash and sizing capital, in USD (default ${d.capital})`, paperFlags.capital)
+    .option('--capital <usd>', 'starting cash and sizing capital, in USD (default $SIM_STARTING_CASH, 1000000)', paperFlags.capital)
     .option('--top-n <n>', `long the N best-ranked names, 0-500 (default ${d.topN})`, paperFlags.topN)
     .option('--bottom-n <n>', `short the N worst-ranked names, 0-500 (default ${d.bottomN})`, paperFlags.bottomN)
     .option('--max-position-pct <fraction>', `cap per position as a FRACTION of capital, 0-1: 0.1 = 10% (default ${d.maxPositionPct})`, paperFlags.maxPositionPct)

@@ -24,7 +24,7 @@ describe('AlpacaBroker against the broker simulator', () => {
   const subs: TradeUpdateSubscription[] = [];
 
   beforeAll(async () => {
-    s = await startBrokerSim({ config: { apiKeyId: KEY, apiSecretKey: SECRET }, prices: { AAPL: '100', MSFT: '400' } });
+    s = await startBrokerSim({ config: { apiKeyId: KEY, apiSecretKey: SECRET, startingCash: '100000' }, prices: { AAPL: '100', MSFT: '400' } });
     broker = new AlpacaBroker({ keyId: KEY, secretKey: SECRET, baseUrl: s.baseUrl, timeoutMs: 500, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
   });
   beforeEach(() => {
