@@ -127,7 +127,7 @@ export function markdownGroups(root: string): ExampleGroup[] {
  * Keep these about the kind of line (placeholders, secrets, other machines), not one example.
  */
 export const SKIP: ReadonlyArray<{ pattern: RegExp; reason: string }> = [
-  { pattern: /…|<[a-z_]+>/, reason: 'placeholder values (…, <name>): fill in your own' },
+  { pattern: /…|<[a-z_][a-z0-9_.-]*>/, reason: 'placeholder values (…, <name>): fill in your own' },
   { pattern: /\$\(openssl|API_TOKEN=\S/, reason: 'needs a secret of your own (API_TOKEN)' },
   { pattern: /\bBROKER=alpaca\b|ALPACA_API_KEY_ID=/, reason: 'needs Alpaca credentials' },
   { pattern: /postgres:\/\/[^@\s]*@(?!127\.0\.0\.1|localhost)[\w.-]+/, reason: 'a PostgreSQL server of your own' },

@@ -96,7 +96,7 @@ Examples:
   kestrel sql --csv "SELECT symbol, count(*) n, avg(close) FROM bars GROUP BY ALL ORDER BY n"
   kestrel sql --file examples/sql/01_symbol_year.sql --json
   kestrel sql --helper rolling_volatility --arg symbols=AAPL,MSFT --arg window=20
-  kestrel sql --out features.parquet "SELECT * FROM features WHERE date >= DATE '2019-01-01'"
+  kestrel sql --out bars-2019.parquet "SELECT * FROM bars WHERE date >= DATE '2019-01-01'"
 
 --csv and --json stream any result in bounded memory; --out writes it with DuckDB itself (no
 rows pass through JavaScript). The table shows the first 200 rows. Queries run read-only:
