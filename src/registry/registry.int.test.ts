@@ -107,7 +107,10 @@ function suite(name: string, open: () => Promise<{ db: Db; done: () => Promise<v
       await reg.register({ name: 'arch', artifactPath: '/x/1' });
       await reg.register({ name: 'arch', artifactPath: '/x/2' });
       await reg.promote('arch', 1);
-      const err = await reg.archive('arch', 1, 'carol').catch((e: unknown) => e as Error & { code: string });
+      const err = (await reg.archive('arch', 1, 'carol').then(
+        () => null,
+        (e: unknown) => e,
+      )) as Error & { code: string };
       expect(err).toBeInstanceOf(Error);
       expect(err.code).toBe('production_archive');
       expect(err.message).toMatch(/arch v1 is the production version: archiving it leaves arch with no production model/);
