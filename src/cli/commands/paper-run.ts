@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PaperReport } from '../../backtest/paper-run.js';
-import { InputError } from '../../core/errors.js';
+import { FailureError, InputError } from '../../core/errors.js';
 import type { CliContext, IO } from '../context.js';
 import { createContext } from '../context.js';
 import { renderPaperReport } from '../render-paper.js';
@@ -52,11 +52,18 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
   const bar = ctx.progress('paper-run');
   try {
     const registry = new ModelRegistry(registryDb, ctx.clock);
-    if (!(await registry.production('alpha158-gbdt'))) {
+    let production = await registry.production('alpha158-gbdt');
+    if (!production) {
       ctx.logger.info('no production model yet: training one on the stored data');
       bar.update('training', 0, 1);
-      await training.runTraining({ db: registryDb, clock: ctx.clock, logger, dataDir: config.dataDir, varDir: config.varDir, config: training.loadTrainConfig(undefined, { promote: 'if_none' }) });
+      const trained = await training.runTraining({ db: registryDb, clock: ctx.clock, logger, dataDir: config.dataDir, varDir: config.varDir, config: training.loadTrainConfig(undefined, { promote: 'if_none' }) });
+      production = await registry.production('alpha158-gbdt');
+      // The gate kept it staged: trading it would trade noise, so there is nothing to paper-trade.
+      if (!production) throw new FailureError(`no production model for alpha158-gbdt: the model just trained (v${trained.model_version}) was ${trained.promotion.reason}; ${trained.promotion.next ?? ''}`.trim(), 'no_model');
     }
+    const { labelProblem } = await import('../../orchestrator/model-label.js');
+    const problem = labelProblem({ name: production.name, version: production.version, label: production.label_kind });
+    if (problem) throw new InputError(problem, 'model_label_unusable');
     const report = await runPaper(
       {
         config,
