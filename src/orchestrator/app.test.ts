@@ -229,7 +229,7 @@ describe('POST /api/v1/orchestration/run', () => {
     expect(r.status).toBe(422);
     expect(r.body.error).toBe('model_label_unusable');
     const msg = (r.body as unknown as { message: string }).message;
-    expect(msg).toMatch(/model alpha158-gbdt v7 predicts abs_return \(the size of the next-day return, i.e. volatility\), not returns/);
+    expect(msg).toMatch(/model alpha158-gbdt v7 predicts abs_return \(the size of the coming return, i.e. volatility, not its direction\), not returns/);
     expect(msg).toMatch(/promote a model trained with --label return \(`kestrel models promote alpha158-gbdt <version>`/);
     expect(r.body.details).toEqual([{ field: 'model', reason: 'alpha158-gbdt v7 predicts abs_return' }]);
     expect(t.gateway.calls).toHaveLength(0);

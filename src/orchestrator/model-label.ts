@@ -6,7 +6,7 @@
  */
 export const RETURN_LABELS: ReadonlySet<string> = new Set(['return']);
 
-const MEANING: Record<string, string> = { abs_return: 'the size of the next-day return, i.e. volatility' };
+const MEANING: Record<string, string> = { abs_return: 'the size of the coming return, i.e. volatility, not its direction' };
 
 export class UnusableModelError extends Error {
   readonly code = 'model_label_unusable';

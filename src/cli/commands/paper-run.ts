@@ -58,6 +58,7 @@ export async function paperRunCommand(ctx: CliContext, args: PaperArgs): Promise
       bar.update('training', 0, 1);
       const trained = await training.runTraining({ db: registryDb, clock: ctx.clock, logger, dataDir: config.dataDir, varDir: config.varDir, config: training.loadTrainConfig(undefined, { promote: 'if_none' }) });
       production = await registry.production('alpha158-gbdt');
+      if (!args.json) ctx.out(`trained alpha158-gbdt v${trained.model_version}: ${trained.promotion.reason}`);
       // The gate kept it staged: trading it would trade noise, so there is nothing to paper-trade.
       if (!production) throw new FailureError(`no production model for alpha158-gbdt: the model just trained (v${trained.model_version}) was ${trained.promotion.reason}; ${trained.promotion.next ?? ''}`.trim(), 'no_model');
     }
