@@ -44,11 +44,11 @@ describe('promotion gate', () => {
   it('fails versions without validation metrics (registered before the gate, or NaN)', () => {
     const v = checkPromotionGate({ test_ic: 0.05 });
     expect(v.passed).toBe(false);
-    expect(v.reasons).toEqual(['no validation MSE recorded (of the model and of the zero predictor)', 'no valid IC recorded', 'no valid Rank IC recorded']);
+    expect(v.reasons).toEqual(['no validation MSE recorded (of the model and of the zero predictor)', 'no valid IC (not recorded, or the scores are constant)', 'no valid Rank IC (not recorded, or the scores are constant)']);
     // A version from before tie shares were recorded is judged on the rest.
     const { valid_tie_share: _, ...older } = GOOD;
     expect(checkPromotionGate(older).checks.at(-1)).toMatchObject({ passed: true, reason: 'tie share not recorded (an older version): not checked' });
-    expect(checkPromotionGate({ ...GOOD, valid_ic: NaN }).reasons).toEqual(['no valid IC recorded']);
+    expect(checkPromotionGate({ ...GOOD, valid_ic: NaN }).reasons).toEqual(['no valid IC (not recorded, or the scores are constant)']);
     expect(checkPromotionGate({ ...GOOD, valid_ic: null }).passed).toBe(false);
   });
 

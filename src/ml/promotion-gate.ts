@@ -84,7 +84,7 @@ export function checkPromotionGate(metrics: Metrics, thresholds: Partial<GateThr
     ['min_valid_rank_ic', 'valid_rank_ic', t.min_valid_rank_ic, 'Rank IC'],
   ] as const) {
     const v = num(metrics[key]);
-    if (v === null) checks.push({ name, passed: false, value: null, threshold: min, reason: `no valid ${what} recorded` });
+    if (v === null) checks.push({ name, passed: false, value: null, threshold: min, reason: `no valid ${what} (not recorded, or the scores are constant)` });
     else checks.push({ name, passed: v >= min, value: v, threshold: min, reason: `valid ${what} ${f4(v)} ${v >= min ? '≥' : '<'} ${min}` });
   }
   const ties = num(metrics.valid_tie_share);

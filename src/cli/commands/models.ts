@@ -39,7 +39,7 @@ function warn(io: IO, text: string): void {
 
 function parseVersion(s: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`version must be a positive whole number, got ${JSON.stringify(s)}`, 'bad_usage');
+  if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw new InputError(`version must be a whole number from 1 to 2147483647, got ${JSON.stringify(s)}`, 'bad_usage');
   return n;
 }
 
@@ -134,6 +134,8 @@ Examples:
       else {
         ctx.out(`${name} v${v} is production${out.archived ? ` (v${out.archived.version} archived)` : ''}; signal services load it at their next registry check (or POST /api/v1/model/reload)`);
         if (!out.gate.passed) warn(io, `${name} v${v} fails the promotion gate (${out.gate.reasons.join('; ')}); promoted because of --force`);
+        const label = out.promoted.label_kind ?? 'return';
+        if (label !== 'return') warn(io, `${name} v${v} predicts ${label}, not returns: the long/short orchestrator and kestrel paper-run refuse it (train with --label return for them)`);
       }
     });
 
