@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { dayNumber } from '../core/clock.js';
 import type { FeatureMatrix } from '../features/alpha158.js';
-import { buildSet, zscoreByDate } from './dataset.js';
+import { label0 } from '../features/alpha158.js';
+import { buildSet, forwardReturn, zscoreByDate } from './dataset.js';
 
 const D = dayNumber;
 
@@ -32,6 +33,25 @@ describe('dataset', () => {
     // Two rows on 2018-01-02: 0.01 and 0.03 → z = -0.7071…, +0.7071…
     expect(s.y[0]).toBeCloseTo(-Math.SQRT1_2, 12);
     expect(s.y[1]).toBeCloseTo(Math.SQRT1_2, 12);
+  });
+
+  it('forwardReturn: from the next close over h days; horizon 1 is LABEL0', () => {
+    const close = Float64Array.from([10, 11, 12, 15, 0, 16]);
+    expect(Array.from(forwardReturn(close, 2))).toEqual([15 / 11 - 1, 0 / 12 - 1, 16 / 15 - 1, NaN, NaN, NaN]);
+    // 16 / 0 is Infinity: not a return (NaN), like LABEL0.
+    expect(Array.from(forwardReturn(close, 1))).toEqual(Array.from(label0(close)));
+    expect(() => forwardReturn(close, 0)).toThrow(/horizon/);
+  });
+
+  it('trains on the labels given per matrix and keeps LABEL0 as next', () => {
+    const a = matrix('AAA', ['2018-01-02', '2018-01-03'], [[1], [2]], [0.01, 0.02]);
+    const b = matrix('BBB', ['2018-01-02', '2018-01-03'], [[3], [4]], [0.03, NaN]);
+    const s = buildSet([a, b], { from: '2018-01-01', to: null }, 'return', [Float64Array.from([0.1, 0.5]), Float64Array.from([0.3, 0.7])]);
+    expect(s.nRows).toBe(4);
+    expect(Array.from(s.y).map((x) => Math.round(x * 1e9) / 1e9)).toEqual([-0.707106781, -0.707106781, 0.707106781, 0.707106781]);
+    expect(Array.from(s.next)).toEqual([0.01, 0.02, 0.03, NaN]);
+    expect(() => buildSet([a, b], { from: '2018-01-01', to: null }, 'return', [Float64Array.from([0.1])])).toThrow(/2 feature matrices/);
+    expect(() => buildSet([a], { from: '2018-01-01', to: null }, 'return', [Float64Array.from([0.1])])).toThrow(/AAA: 1 labels for 2 rows/);
   });
 
   it('abs_return uses |LABEL0| before z-scoring', () => {

@@ -10,7 +10,8 @@ export {
   type GbdtTree,
   type GbdtTreeJson,
   type GbdtModelInit,
+  type ModelLabel,
 } from './gbdt/model.js';
 export type { LightGBMLoadOptions } from './interop/lightgbm.js';
 export { DEFAULT_PARAMS, type GbdtParams, type ObjectiveName, type MetricName } from './gbdt/params.js';
-export { mse, pearson, spearman, averageRanks, dailyIc, icStats, icSummary, type DailyIc, type IcStats, type IcSummary } from './metrics.js';
+export { mse, pearson, spearman, averageRanks, dailyIc, icStats, icSummary, tieShare, type DailyIc, type IcStats, type IcSummary } from './metrics.js';

@@ -145,3 +145,25 @@ export function icSummary(pred: Numbers, label: Numbers, groups: Numbers): IcSum
   const daily = dailyIc(pred, label, groups);
   return { ic: icStats(daily.ic), rankIc: icStats(daily.rankIc), daily };
 }
+
+/**
+ * Share of rows whose prediction equals another row's on the same date (NaN predictions skipped).
+ * A model with few distinct scores (a tree or two) ties most names, and whatever breaks the ties
+ * then picks the book: a share near 1 means a weak model.
+ */
+export function tieShare(pred: Numbers, groups: Numbers): number {
+  checkLengths(pred, pred, groups);
+  const perDate = new Map<number, Map<number, number>>();
+  let n = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const p = pred[i];
+    if (p !== p) continue;
+    n++;
+    let counts = perDate.get(groups[i]);
+    if (!counts) perDate.set(groups[i], (counts = new Map()));
+    counts.set(p, (counts.get(p) ?? 0) + 1);
+  }
+  let tied = 0;
+  for (const counts of perDate.values()) for (const c of counts.values()) if (c > 1) tied += c;
+  return n > 0 ? tied / n : NaN;
+}

@@ -54,34 +54,67 @@ describe('research pipeline on the bundled sample', () => {
     }
   });
 
-  it('kestrel train: metrics, tracked run, registered and promoted model that reloads identically', async () => {
-    const config = loadTrainConfig(undefined, { symbols: SYMBOLS, params: { num_boost_round: 30, early_stopping_rounds: 10, num_leaves: 15, lambda_l1: 0, lambda_l2: 1 }, threads: 1 });
-    const r = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir: join(tmp.dir, 'var'), config });
+  it('kestrel train: metrics, tracked run, label with the model; a gate failure stays staged, --force promotes, if_none keeps production', async () => {
+    const params = { num_boost_round: 30, early_stopping_rounds: 10, num_leaves: 15, min_data_in_leaf: 200, lambda_l1: 0, lambda_l2: 1 };
+    const varDir = join(tmp.dir, 'var');
+    const registry = new ModelRegistry(db, clock);
+    // An impossible IC minimum: the training completes, the version is registered staged, nothing is promoted.
+    const strict = loadTrainConfig(undefined, { symbols: SYMBOLS, params, threads: 1, gate: { min_valid_ic: 1 } });
+    const r = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir, config: strict });
     expect(r.rows.train).toBeGreaterThan(5000);
     expect(r.rows.valid).toBeGreaterThan(2000);
-    for (const k of ['valid_mse', 'valid_ic', 'valid_rank_ic', 'test_ic', 'test_rank_ic'] as const) expect(Number.isFinite(r[k])).toBe(true);
+    for (const k of ['valid_mse', 'valid_ic', 'valid_rank_ic', 'test_ic', 'test_rank_ic', 'valid_ic_next_day', 'test_ic_next_day'] as const) expect(Number.isFinite(r[k])).toBe(true);
     expect(r.best_iteration).toBeGreaterThanOrEqual(1);
-    expect(r.model_version).toBe(1);
-    expect(r.model_status).toBe('production');
+    expect([r.model_version, r.model_status, r.label, r.label_horizon]).toEqual([1, 'staged', 'return', 5]);
+    expect(r.gate.passed).toBe(false);
+    expect(r.gate.reasons).toContain(`valid IC ${r.valid_ic.toFixed(4)} < 1`);
+    expect(r.promotion).toMatchObject({ promoted: false, reason: expect.stringMatching(/^not promoted: fails the promotion gate \(.*valid IC/) });
+    expect(r.promotion.next).toMatch(/kestrel models promote alpha158-gbdt 1 --force/);
+    expect(await registry.production('alpha158-gbdt')).toBeNull();
+    expect(r.valid_tie_share).toBeGreaterThanOrEqual(0);
 
-    const tracker = new ExperimentTracker(db, join(tmp.dir, 'var', 'mlruns'), clock);
+    const tracker = new ExperimentTracker(db, join(varDir, 'mlruns'), clock);
     const run = (await tracker.getRun(r.run_id))!;
     expect(run.status).toBe('finished');
     expect(run.params.num_leaves).toBe(15);
+    expect(run.params.label_horizon).toBe(5);
     expect(run.metrics.valid_ic).toBeCloseTo(r.valid_ic, 12);
     const curve = await tracker.metricHistory(r.run_id, 'valid_l2');
     expect(curve.length).toBeGreaterThanOrEqual(r.best_iteration);
+    expect(JSON.parse(readFileSync(join(run.artifact_dir, 'gate.json'), 'utf8'))).toEqual(r.gate);
 
+    // The label travels: the registry row and the artifact both say what the model predicts.
+    const v1 = (await registry.get('alpha158-gbdt', 1))!;
+    expect(v1.label_kind).toBe('return');
+    expect(v1.metrics.valid_mse_zero).toBeCloseTo(r.valid_mse_zero, 12);
     const model = GbdtModel.fromJSON(JSON.parse(readFileSync(r.artifact_path, 'utf8')));
     expect(model.nFeatures).toBe(158);
+    expect(model.label).toEqual({ kind: 'return', expr: 'Ref($close, -6)/Ref($close, -1) - 1', transform: 'cross-sectional z-score per date' });
 
-    // A second run is staged: production stays with v1 until someone promotes.
-    const r2 = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir: join(tmp.dir, 'var'), config });
-    expect([r2.model_version, r2.model_status]).toEqual([2, 'staged']);
-    expect((await new ModelRegistry(db, clock).production('alpha158-gbdt'))?.version).toBe(1);
+    // --force promotes past the gate, and says so.
+    const forced = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir, config: { ...strict, force: true } });
+    expect([forced.model_version, forced.model_status]).toEqual([2, 'production']);
+    expect(forced.promotion.reason).toMatch(/^promoted \(--promote if_none --force\): forced past the gate/);
+
+    // A model passing the gate still does not replace production under if_none.
+    const lenient = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir, config: { ...strict, gate: { min_valid_ic: -1, min_valid_rank_ic: -1, max_valid_tie_share: 1, min_mse_gain: 0 } } });
+    expect([lenient.model_version, lenient.model_status]).toEqual([3, 'staged']);
+    expect(lenient.promotion.reason).toMatch(/already has production v2/);
+    expect((await registry.production('alpha158-gbdt'))?.version).toBe(2);
+  });
+
+  it('label_horizon 1 trains on LABEL0 (the next-day return): its IC equals the next-day IC', async () => {
+    const config = loadTrainConfig(undefined, { symbols: SYMBOLS.slice(0, 6), params: { num_boost_round: 5, early_stopping_rounds: 0, num_leaves: 4, min_data_in_leaf: 100 }, threads: 1, label_horizon: 1, promote: 'never' });
+    const r = await runTraining({ db, clock, logger: silentLogger(), dataDir, varDir: join(tmp.dir, 'var1'), config });
+    expect(r.valid_ic).toBeCloseTo(r.valid_ic_next_day, 12);
+    expect(r.test_rank_ic).toBeCloseTo(r.test_rank_ic_next_day!, 12);
+    expect(GbdtModel.fromJSON(JSON.parse(readFileSync(r.artifact_path, 'utf8'))).label?.expr).toBe('Ref($close, -2)/Ref($close, -1) - 1');
+    expect(r.promotion).toMatchObject({ promoted: false, reason: 'not promoted: --promote never' });
   });
 
   it('bad training config names the key', () => {
     expect(() => loadTrainConfig(undefined, { label: 'vol' as 'return' })).toThrow(/label/);
+    expect(() => loadTrainConfig(undefined, { label_horizon: 0 })).toThrow(/label_horizon/);
+    expect(() => loadTrainConfig(undefined, { label_horizon: 2.5 })).toThrow(/label_horizon/);
   });
 });

@@ -246,6 +246,35 @@ describe('POST /api/v1/orchestration/run', () => {
     expect(again.body).toMatchObject({ id: r.body.id, status: 'completed', attempt: 2, orders_submitted: 2 });
   });
 
+  it('a model that does not predict returns (abs_return): 422 naming the model, its label and the fix; run recorded failed, nothing ordered', async () => {
+    t.signals.model = { name: 'alpha158-gbdt', version: 7, label: 'abs_return' };
+    const r = await post(body());
+    expect(r.status).toBe(422);
+    expect(r.body.error).toBe('model_label_unusable');
+    const msg = (r.body as unknown as { message: string }).message;
+    expect(msg).toMatch(/model alpha158-gbdt v7 predicts abs_return \(the size of the coming return, i.e. volatility, not its direction\), not returns/);
+    expect(msg).toMatch(/promote a model trained with --label return \(`kestrel models promote alpha158-gbdt <version>`/);
+    expect(r.body.details).toEqual([{ field: 'model', reason: 'alpha158-gbdt v7 predicts abs_return' }]);
+    expect(t.gateway.calls).toHaveLength(0);
+    const run = (await findRunByKey(db, 'momentum-v2', AS_OF))!;
+    expect(run).toMatchObject({ status: 'failed', orders_planned: 0 });
+    expect(run.error).toMatch(/predicts abs_return/);
+    // The same request again still refuses; once a return model serves, it resumes the run.
+    expect((await post(body())).status).toBe(422);
+    t.signals.model = { name: 'alpha158-gbdt', version: 8, label: 'return' };
+    const again = await post(body());
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: run.id, status: 'completed', model_version: 'alpha158-gbdt:v8', orders_submitted: 2 });
+  });
+
+  it('dry runs refuse a non-return model too; a model without a label (an older signal service) is traded as returns', async () => {
+    t.signals.model = { name: 'vol', version: 1, label: 'abs_return' };
+    expect((await post(body({ dry_run: true }))).status).toBe(422);
+    t.signals.model = { name: 'legacy', version: 2 };
+    const r = await post(body());
+    expect([r.status, r.body.status]).toEqual([201, 'completed']);
+  });
+
   it('positions unreadable: failed, with the reason', async () => {
     t.gateway.positionsDown = true;
     const r = await post(body());

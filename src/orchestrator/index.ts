@@ -17,4 +17,5 @@ export { StaticSignalsClient, rankAndWeigh, type ProbeableSignalsClient } from '
 export { startSignalsConsumer, handleSignalsEvent, defaultConsumerName, type SignalsConsumerDeps, type EventResult, type EventOutcome } from './consumer.js';
 export { RunScheduler, type SchedulerOptions } from './scheduler.js';
 export { orchestratorMetrics, type OrchestratorMetrics } from './metrics.js';
+export { assertReturnModel, labelProblem, RETURN_LABELS, UnusableModelError } from './model-label.js';
 export type { RunRequest, RunRequestBody, RunView, RunOrderView, RunStatus, RunTrigger, PlanOrderStatus, Leg, StrategyConfig, SizingLimits, SizingOrder } from './types.js';

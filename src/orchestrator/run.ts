@@ -8,6 +8,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import type { SignalsClient, SignalsResponse } from '../signals/types.js';
 import { GatewayError, type GatewayClient, type GatewayOrder } from './gateway-client.js';
 import { orchestratorMetrics, type OrchestratorMetrics } from './metrics.js';
+import { assertReturnModel, UnusableModelError } from './model-label.js';
 import type { PriceSource } from './prices.js';
 import { parseRunRequest, runParams } from './request.js';
 import { clientOrderIdFor, planOrders } from './sizing.js';
@@ -140,7 +141,7 @@ export async function runOrchestration(ctx: OrchestratorContext, body: RunReques
     const now = ctx.clock.now();
     const row = (await insertRun(ctx.db, req, { trigger, status: 'running', now, leaseUntil: leaseUntil(ctx, now) }))!;
     ctx.metrics.requests.inc({ outcome: 'created' });
-    return outcomeOf(ctx, 'created', await execute(ctx, row));
+    return outcomeOf(ctx, 'created', refuseUnusable(await execute(ctx, row)));
   }
 
   for (let i = 0; i < 3; i++) {
@@ -170,7 +171,7 @@ export async function runOrchestration(ctx: OrchestratorContext, body: RunReques
       return outcomeOf(ctx, 'scheduled', row);
     }
     ctx.metrics.requests.inc({ outcome: 'created' });
-    return outcomeOf(ctx, 'created', await execute(ctx, row));
+    return outcomeOf(ctx, 'created', refuseUnusable(await execute(ctx, row)));
   }
   throw new Error(`run ${req.strategy_id}/${req.as_of_date}: neither claimed nor found after 3 attempts`);
 }
@@ -201,7 +202,7 @@ async function handleExisting(ctx: OrchestratorContext, existing: RunRow, req: R
   }
   const { outcome, row } = await advance(ctx, existing);
   ctx.metrics.requests.inc({ outcome });
-  return outcomeOf(ctx, outcome, row);
+  return outcomeOf(ctx, outcome, refuseUnusable(row));
 }
 
 /**
@@ -266,6 +267,19 @@ async function waitForRun(ctx: OrchestratorContext, id: number): Promise<RunRow>
 }
 
 // ---- execution --------------------------------------------------------------------------
+
+/**
+ * Runs that failed because the signals came from a model the strategy cannot trade (not a
+ * return label): recorded as failed like any run, and answered 422 to the API caller that
+ * started or resumed them (retrying once a return model is in production resumes the run).
+ */
+const unusable = new WeakMap<RunRow, UnusableModelError>();
+
+function refuseUnusable(row: RunRow): RunRow {
+  const e = unusable.get(row);
+  if (e) throw new HttpError(422, e.code, `run ${row.id} failed, nothing was ordered: ${e.message}`, [{ field: 'model', reason: `${e.model.name} v${e.model.version} predicts ${e.model.label}` }]);
+  return row;
+}
 
 class LostLeaseError extends Error {
   constructor(runId: number) {
@@ -348,7 +362,9 @@ async function execute(ctx: OrchestratorContext, run: RunRow): Promise<RunRow> {
       return (await getRun(ctx.db, run.id))!;
     }
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'run failed');
-    return await fail(ctx, run, errText(e), t0, submitMs);
+    const failed = await fail(ctx, run, errText(e), t0, submitMs);
+    if (e instanceof UnusableModelError) unusable.set(failed, e);
+    return failed;
   } finally {
     lease.stop();
     ctx.metrics.inProgress.dec();
@@ -408,6 +424,8 @@ async function plan(ctx: OrchestratorContext, run: RunRow, lease: Lease): Promis
     ),
   ]);
   checkSignals(sig.v, run);
+  if (sig.v.model.label === undefined) warnNoLabel(ctx, sig.v.model);
+  assertReturnModel(sig.v.model);
 
   const tp = performance.now();
   const positions = new Map<string, Decimal>();
@@ -433,6 +451,13 @@ async function plan(ctx: OrchestratorContext, run: RunRow, lease: Lease): Promis
   const stored = await storePlan(ctx.db, run, rows, { model_version: model, signals_count: sig.v.signals.length, signals_ms: round1(sig.ms)!, positions_ms: round1(pos.ms)!, plan_ms: round1(planMs)! }, ctx.clock.now());
   if (!stored) throw new LostLeaseError(run.id);
   return rows;
+}
+
+let warnedNoLabel = false;
+function warnNoLabel(ctx: OrchestratorContext, model: { name: string; version: number }): void {
+  if (warnedNoLabel) return;
+  warnedNoLabel = true;
+  ctx.logger.warn({ model: `${model.name}:v${model.version}` }, 'the signal service does not say what its model predicts (an older version): trading its scores as returns');
 }
 
 function checkSignals(r: SignalsResponse, run: RunRow): void {

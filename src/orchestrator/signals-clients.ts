@@ -21,7 +21,8 @@ export class StaticSignalsClient implements ProbeableSignalsClient {
   constructor(
     /** Predicted returns per as_of_date and symbol. */
     private readonly scores: Record<string, Record<string, number>>,
-    private readonly model = { name: 'static', version: 1 },
+    /** The model the answers name (tests swap it, e.g. for one whose label is not a return). */
+    public model: SignalsResponse['model'] = { name: 'static', version: 1 },
   ) {}
 
   setScores(date: string, scores: Record<string, number>): void {

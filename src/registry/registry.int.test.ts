@@ -11,7 +11,8 @@ import { tempDir } from '../data/test-helpers.js';
 import { ModelRegistry } from './models.js';
 import { ExperimentTracker } from './tracking.js';
 
-const research = loadMigrations().filter((m) => m.version === 2);
+// The research tables and the label column added to them.
+const research = loadMigrations().filter((m) => m.version === 2 || m.name === 'model_label');
 
 function suite(name: string, open: () => Promise<{ db: Db; done: () => Promise<void> }>) {
   describe(name, () => {
@@ -90,6 +91,40 @@ function suite(name: string, open: () => Promise<{ db: Db; done: () => Promise<v
       expect(prod).toHaveLength(1);
       // The database refuses a second production row even if code forgot to archive.
       await expect(db.query(`UPDATE model_versions SET status = 'production' WHERE name = 'race' AND status = 'archived'`)).rejects.toThrow();
+    });
+
+    it('records the label kind with a version; versions registered without one read null', async () => {
+      const reg = new ModelRegistry(db, clock);
+      const vol = await reg.register({ name: 'labels', artifactPath: '/l/1', labelKind: 'abs_return' });
+      const old = await reg.register({ name: 'labels', artifactPath: '/l/2' });
+      expect([vol.label_kind, old.label_kind]).toEqual(['abs_return', null]);
+      expect((await reg.get('labels', 1))?.label_kind).toBe('abs_return');
+      await expect(reg.register({ name: 'labels', artifactPath: '/l/3', labelKind: 'Return; DROP' })).rejects.toThrow(/label kind/);
+    });
+
+    it('refuses to archive the production version unless forced, naming what could replace it', async () => {
+      const reg = new ModelRegistry(db, clock);
+      await reg.register({ name: 'arch', artifactPath: '/x/1' });
+      await reg.register({ name: 'arch', artifactPath: '/x/2' });
+      await reg.promote('arch', 1);
+      const err = (await reg.archive('arch', 1, 'carol').then(
+        () => null,
+        (e: unknown) => e,
+      )) as Error & { code: string };
+      expect(err).toBeInstanceOf(Error);
+      expect(err.code).toBe('production_archive');
+      expect(err.message).toMatch(/arch v1 is the production version: archiving it leaves arch with no production model/);
+      expect(err.message).toMatch(/503 no_model/);
+      expect(err.message).toMatch(/staged: v2/);
+      expect(err.message).toMatch(/--force/);
+      expect((await reg.production('arch'))?.version).toBe(1);
+      // A staged version archives without --force; then nothing is left to promote.
+      expect((await reg.archive('arch', 2, 'carol')).status).toBe('archived');
+      await expect(reg.archive('arch', 1, 'carol')).rejects.toThrow(/train and promote a replacement first/);
+      // Forced: archived, audited, and there is no production version any more.
+      expect((await reg.archive('arch', 1, 'carol', 'withdrawn', { force: true })).status).toBe('archived');
+      expect(await reg.production('arch')).toBeNull();
+      expect((await reg.history('arch')).at(-1)).toMatchObject({ version: 1, from_status: 'production', to_status: 'archived', actor: 'carol', reason: 'withdrawn' });
     });
 
     it('rejects bad model names', async () => {

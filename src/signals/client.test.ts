@@ -30,7 +30,9 @@ describe('HttpSignalsClient against a listening signal service', () => {
     const req = { as_of_date: LAST_DATE, symbols: ['AAPL', 'MSFT', 'KO', 'XOM'], top_n: 1, bottom_n: 1 };
     const viaHttp = await client.generate(req);
     const direct = await t.app.signals.generate(req);
-    expect(viaHttp.model).toEqual({ name: MODEL, version: 1 });
+    // The label and the tie count survive the HTTP schema (what the orchestrator checks).
+    expect(viaHttp.model).toEqual({ name: MODEL, version: 1, label: 'return' });
+    expect(viaHttp.ties).toEqual(direct.ties);
     expect(viaHttp.signals).toEqual(direct.signals);
     await expect(client.ping()).resolves.toBeUndefined();
   });

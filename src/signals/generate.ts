@@ -7,7 +7,7 @@ import type { DataSnapshot } from './data-source.js';
 import { computeFeatureRow, decodeCacheValue, encodeCacheValue, FEATURE_COUNT, FeatureScratch, rowOf, windowFingerprint } from './features.js';
 import type { SignalsMetrics } from './metrics.js';
 import { modelVersionString, type LoadedModel } from './model-holder.js';
-import { rankSignals } from './ranking.js';
+import { rankSignals, tiedCount } from './ranking.js';
 import type { SignalsRequest, SignalsResponse } from './types.js';
 
 /**
@@ -157,19 +157,40 @@ export async function generateSignals(deps: GenerateDeps, model: LoadedModel, da
 
   // ---- score, rank, weight ----
   const scores = model.model.predict(toModelInput(vectors, n, model.columns), n);
-  const signals = rankSignals(symbols, scores, req.top_n, req.bottom_n, deps.grossPerSide);
+  const liquidity = Float64Array.from(symbols, (s, i) => dollarVolume(data.bars.get(s)!, rows[i]!, LIQUIDITY_WINDOW));
+  const signals = rankSignals(symbols, scores, req.top_n, req.bottom_n, deps.grossPerSide, liquidity);
+  const tied = tiedCount(scores);
+  if (tied * 2 > n) logger.warn({ model: modelVersionString(model), as_of_date: date, tied, scored: n }, 'signals: the model gives most symbols the same score (a weak model); the tie rule (liquidity, then symbol) picks much of the book');
   const generatedAt = deps.clock.now().toISOString();
   const response: SignalsResponse = {
     as_of_date: date,
-    model: { name: model.name, version: model.version },
+    model: { name: model.name, version: model.version, label: model.label.kind },
     generated_at: generatedAt,
     timezone: 'UTC',
     signals,
     missing,
     cache: { hits, misses },
+    ties: { symbols: tied, share: n > 0 ? tied / n : 0 },
   };
   const event: SignalsGenerated = { as_of_date: date, symbols: signals.map((s) => s.symbol), model_version: modelVersionString(model), timestamp: generatedAt };
   return { response, event, cache: !useCache ? 'off' : hits === n ? 'hit' : hits === 0 ? 'miss' : 'partial' };
+}
+
+/** Bars in the tie-breaking liquidity average (about a trading month). */
+export const LIQUIDITY_WINDOW = 20;
+
+/** Average close × volume over the `window` bars ending at `row` (fewer at the start of a series); NaN when none is finite. */
+export function dollarVolume(b: { close: ArrayLike<number>; volume: ArrayLike<number> }, row: number, window: number): number {
+  let sum = 0;
+  let k = 0;
+  for (let i = Math.max(0, row - window + 1); i <= row; i++) {
+    const v = b.close[i]! * b.volume[i]!;
+    if (Number.isFinite(v)) {
+      sum += v;
+      k++;
+    }
+  }
+  return k > 0 ? sum / k : NaN;
 }
 
 /** Row-major model input: model feature j of row i = Alpha158 column columns[j]. */

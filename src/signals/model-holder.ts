@@ -26,6 +26,11 @@ export interface LoadedModel {
   /** For model feature j, its index in the Alpha158 vector. */
   columns: Int32Array;
   artifactPath: string;
+  /**
+   * What the model predicts: the registry's label_kind, else the artifact's `label.kind`, else
+   * `return` assumed (versions registered before labels were recorded; logged as a warning).
+   */
+  label: { kind: string; source: 'registry' | 'artifact' | 'assumed' };
   /** When this process loaded it (UTC ISO-8601). */
   loadedAt: string;
   /** The registry row it came from. */
@@ -168,6 +173,9 @@ export class ModelHolder {
     }
     try {
       const loaded = await loadModel(row, clock);
+      if (loaded.label.source === 'assumed') {
+        logger.warn({ model: name, version: row.version }, `signals: ${name} v${row.version} records no label kind (registered before labels were recorded): treating it as a return model; retrain it to record one`);
+      }
       this.failedKey = null;
       this.swap(loaded);
       metrics.reloads.inc({ result: 'ok' });
@@ -216,9 +224,20 @@ export async function loadModel(row: ModelVersion, clock: Clock): Promise<Loaded
     model,
     columns: featureColumns(model),
     artifactPath: path,
+    label: labelOf(row, model),
     loadedAt: clock.now().toISOString(),
     registered: { created_at: row.created_at, updated_at: row.updated_at, description: row.description, metrics: row.metrics },
   };
+}
+
+/** The label kind of a registered model; the registry and the artifact must agree when both say. */
+export function labelOf(row: Pick<ModelVersion, 'label_kind'>, model: Pick<GbdtModel, 'label'>): LoadedModel['label'] {
+  const registered = row.label_kind ?? null;
+  const inFile = model.label?.kind ?? null;
+  if (registered !== null && inFile !== null && registered !== inFile) throw new Error(`the registry says label ${registered}, the artifact says ${inFile}`);
+  if (registered !== null) return { kind: registered, source: 'registry' };
+  if (inFile !== null) return { kind: inFile, source: 'artifact' };
+  return { kind: 'return', source: 'assumed' };
 }
 
 /** Maps the model's features onto the Alpha158 vector (by name; positional for unnamed 158-feature models). */

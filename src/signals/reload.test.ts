@@ -210,7 +210,7 @@ describe('model hot reload under load', () => {
     const t = await testApp(fx, { pollMs: 0 });
     try {
       const cur = t.app.signals.model()!;
-      await fx.registry.archive(MODEL, cur.version, 'test', 'withdrawn');
+      await fx.registry.archive(MODEL, cur.version, 'test', 'withdrawn', { force: true });
       const r = await t.app.inject({ method: 'POST', url: '/api/v1/model/reload' });
       expect(r.json()).toEqual({ changed: true, previous: { name: MODEL, version: cur.version }, current: null });
       const g = await t.app.inject({ method: 'POST', url: '/api/v1/signals/generate', payload: REQ });

@@ -50,6 +50,9 @@ export interface ModelInfo {
   trees: number;
   features: number;
   objective: string;
+  /** What the model predicts (return | abs_return) and where that came from (assumed = an older version that recorded none). */
+  label: string;
+  label_source: 'registry' | 'artifact' | 'assumed';
   registered_at: string;
   description: string | null;
   metrics: Record<string, number | null>;
@@ -139,6 +142,8 @@ export class SignalsRuntime implements SignalsClient {
       trees: m.model.numTrees,
       features: m.model.nFeatures,
       objective: m.model.objective,
+      label: m.label.kind,
+      label_source: m.label.source,
       registered_at: m.registered.created_at,
       description: m.registered.description,
       metrics: m.registered.metrics,

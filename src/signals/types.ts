@@ -24,7 +24,8 @@ export interface Signal {
 
 export interface SignalsResponse {
   as_of_date: string;
-  model: { name: string; version: number };
+  /** `label`: what the model was trained to predict (`return`, `abs_return`, …); absent from older services. */
+  model: { name: string; version: number; label?: string };
   generated_at: string;
   timezone: 'UTC';
   /** Every scored symbol, best first. */
@@ -32,6 +33,12 @@ export interface SignalsResponse {
   /** Requested symbols without a bar on as_of_date (skipped). */
   missing: string[];
   cache: { hits: number; misses: number };
+  /**
+   * Scored symbols whose score equals another's, and their share of all scored. Ties are
+   * ranked by 20-day average dollar volume, then symbol; a high share means a weak model
+   * (absent from older services).
+   */
+  ties?: { symbols: number; share: number };
 }
 
 /** What the orchestrator needs from the signal service: HTTP in production, direct in-process. */

@@ -16,11 +16,30 @@ async function withRegistry<T>(ctx: CliContext, fn: (reg: import('../../registry
   }
 }
 
-const row = (v: ModelVersion) => ({ name: v.name, version: v.version, status: v.status, test_ic: v.metrics.test_ic ?? null, valid_mse: v.metrics.valid_mse ?? null, created_at: v.created_at, run_id: v.run_id });
+const row = (v: ModelVersion) => ({
+  name: v.name,
+  version: v.version,
+  status: v.status,
+  label: v.label_kind ?? 'return?',
+  valid_ic: round(v.metrics.valid_ic),
+  test_ic: round(v.metrics.test_ic),
+  valid_mse: round(v.metrics.valid_mse, 5),
+  mse_zero: round(v.metrics.valid_mse_zero, 5),
+  created_at: v.created_at,
+  run_id: v.run_id,
+});
+
+function round(x: number | null | undefined, d = 4): number | null {
+  return typeof x === 'number' && Number.isFinite(x) ? Number(x.toFixed(d)) : null;
+}
+
+function warn(io: IO, text: string): void {
+  io.stderr.write(`kestrel: warning: ${text}\n`);
+}
 
 function parseVersion(s: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`version must be a positive whole number, got ${JSON.stringify(s)}`, 'bad_usage');
+  if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw new InputError(`version must be a whole number from 1 to 2147483647, got ${JSON.stringify(s)}`, 'bad_usage');
   return n;
 }
 
@@ -35,7 +54,10 @@ Examples:
   kestrel models list
   kestrel models show alpha158-gbdt 2
   kestrel models promote alpha158-gbdt 2 --reason "better test IC"
-  kestrel models archive alpha158-gbdt 1`,
+  kestrel models promote alpha158-gbdt <version> --force --reason "gate overridden: <why>"
+  kestrel models archive alpha158-gbdt 1
+
+label "return?" in the list: a version registered before labels were recorded (served as return).`,
     );
 
   models
@@ -59,33 +81,102 @@ Examples:
     .action(async (name: string, version: string, opts: { json?: boolean }) => {
       const ctx = createContext('models', io, {}, { quiet: true });
       const v = parseVersion(version);
-      const out = await withRegistry(ctx, async (r) => ({ model: await r.get(name, v), history: (await r.history(name)).filter((h) => h.version === v) }));
-      if (!out.model) throw new InputError(`model ${name} has no version ${v}`, 'not_found');
+      const { checkPromotionGate } = await import('../../ml/promotion-gate.js');
+      const found = await withRegistry(ctx, async (r) => ({ model: await r.get(name, v), history: (await r.history(name)).filter((h) => h.version === v) }));
+      if (!found.model) throw new InputError(`model ${name} has no version ${v}`, 'not_found');
+      const out = { ...found, gate: checkPromotionGate(found.model.metrics) };
       if (opts.json) ctx.json(out);
       else {
-        ctx.out(formatTable([row(out.model)], ctx.tty));
-        ctx.out(`artifact: ${out.model.artifact_path}`);
-        ctx.out(`metrics:  ${JSON.stringify(out.model.metrics)}`);
-        ctx.out(formatTable(out.history, ctx.tty));
+        ctx.out(formatTable([row(found.model)], ctx.tty));
+        ctx.out(`artifact: ${found.model.artifact_path}`);
+        ctx.out(`label:    ${found.model.label_kind ?? 'not recorded (registered before labels were; served as return)'}`);
+        ctx.out(`gate:     ${out.gate.passed ? 'passes' : 'fails'}: ${out.gate.checks.map((c) => c.reason).join('; ')}`);
+        ctx.out(`metrics:  ${JSON.stringify(found.model.metrics)}`);
+        ctx.out(formatTable(found.history, ctx.tty));
       }
     });
 
-  for (const action of ['promote', 'archive'] as const) {
-    models
-      .command(action)
-      .description(action === 'promote' ? 'make a version the production one (the previous production version is archived)' : 'archive a version')
-      .argument('<name>')
-      .argument('<version>')
-      .option('--reason <text>', 'why (recorded in the audit trail)')
-      .option('--actor <who>', 'who (default $USER)')
-      .option('--json', 'machine output')
-      .action(async (name: string, version: string, opts: { reason?: string; actor?: string; json?: boolean }) => {
-        const ctx = createContext('models', io, {}, { quiet: true });
-        const v = parseVersion(version);
-        const actor = opts.actor ?? ctx.user;
-        const out = await withRegistry(ctx, (r) => (action === 'promote' ? r.promote(name, v, actor, opts.reason) : r.archive(name, v, actor, opts.reason).then((m) => ({ promoted: m, archived: null }))));
-        if (opts.json) ctx.json(out);
-        else ctx.out(action === 'promote' ? `${name} v${v} is production${out.archived ? ` (v${out.archived.version} archived)` : ''}` : `${name} v${v} archived`);
+  models
+    .command('promote')
+    .description('make a version the production one (the previous production version is archived); refused when the version fails the promotion gate, unless --force')
+    .argument('<name>')
+    .argument('<version>')
+    .option('--force', 'promote even if the version fails the promotion gate (recorded in the audit trail)')
+    .option('--reason <text>', 'why (recorded in the audit trail)')
+    .option('--actor <who>', 'who (default $USER)')
+    .option('--json', 'machine output')
+    .addHelpText(
+      'after',
+      `
+The gate (docs/research.md): on the validation split the version must beat the zero predictor's
+MSE and reach valid IC and Rank IC ≥ 0.01, from the metrics stored with the version.
+
+Examples:
+  kestrel models promote alpha158-gbdt 3 --reason "better test IC"
+  kestrel models promote alpha158-gbdt 4 --force --reason "weak, but the only model we have"`,
+    )
+    .action(async (name: string, version: string, opts: { force?: boolean; reason?: string; actor?: string; json?: boolean }) => {
+      const ctx = createContext('models', io, {}, { quiet: true });
+      const v = parseVersion(version);
+      const actor = opts.actor ?? ctx.user;
+      const { checkPromotionGate } = await import('../../ml/promotion-gate.js');
+      const out = await withRegistry(ctx, async (r) => {
+        const target = await r.get(name, v);
+        if (!target) throw new InputError(`model ${name} has no version ${v}`, 'not_found');
+        const gate = checkPromotionGate(target.metrics);
+        if (!gate.passed && !opts.force && target.status !== 'production') {
+          throw new InputError(`${name} v${v} fails the promotion gate (${gate.reasons.join('; ')}): not promoted; pass --force to promote it anyway`, 'gate_failed');
+        }
+        const reason = !gate.passed && opts.force ? `forced past the gate (${gate.reasons.join('; ')})${opts.reason ? `: ${opts.reason}` : ''}` : opts.reason;
+        return { ...(await r.promote(name, v, actor, reason)), gate };
       });
-  }
+      if (opts.json) ctx.json(out);
+      else {
+        ctx.out(`${name} v${v} is production${out.archived ? ` (v${out.archived.version} archived)` : ''}; signal services load it at their next registry check (or POST /api/v1/model/reload)`);
+        if (!out.gate.passed) warn(io, `${name} v${v} fails the promotion gate (${out.gate.reasons.join('; ')}); promoted because of --force`);
+        const label = out.promoted.label_kind ?? 'return';
+        if (label !== 'return') warn(io, `${name} v${v} predicts ${label}, not returns: the long/short orchestrator and kestrel paper-run refuse it (train with --label return for them)`);
+      }
+    });
+
+  models
+    .command('archive')
+    .description('archive a version; archiving the production version is refused unless --force (nothing would serve the model)')
+    .argument('<name>')
+    .argument('<version>')
+    .option('--force', 'archive the production version too, leaving the model with no production version')
+    .option('--reason <text>', 'why (recorded in the audit trail)')
+    .option('--actor <who>', 'who (default $USER)')
+    .option('--json', 'machine output')
+    .addHelpText(
+      'after',
+      `
+Archiving the production version leaves the name with no production model: signal services
+keep serving it until their next registry check (every 5 s by default, or POST
+/api/v1/model/reload), then answer 503 no_model, and orchestration runs fail until a version
+is promoted. To replace a production version, promote the new one instead: that archives the
+old one in the same transaction.
+
+Examples:
+  kestrel models archive alpha158-gbdt 1
+  kestrel models archive alpha158-gbdt 3 --force --reason "withdrawn: data error"`,
+    )
+    .action(async (name: string, version: string, opts: { force?: boolean; reason?: string; actor?: string; json?: boolean }) => {
+      const ctx = createContext('models', io, {}, { quiet: true });
+      const v = parseVersion(version);
+      const actor = opts.actor ?? ctx.user;
+      const { before, archived } = await withRegistry(ctx, async (r) => {
+        const before = await r.get(name, v);
+        return { before, archived: await r.archive(name, v, actor, opts.reason, { force: opts.force }) };
+      });
+      const wasProduction = before?.status === 'production';
+      const warning = wasProduction
+        ? `${name} has no production version now: signal services unload v${v} at their next registry check and answer 503 no_model until one is promoted (kestrel models promote ${name} <version>)`
+        : null;
+      if (opts.json) ctx.json({ archived, was_production: wasProduction, warning });
+      else {
+        ctx.out(`${name} v${v} archived`);
+        if (warning) warn(io, warning);
+      }
+    });
 }

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { PaperReport } from '../../backtest/paper-run.js';
-import { InputError } from '../../core/errors.js';
+import { FailureError, InputError } from '../../core/errors.js';
 import type { Db } from '../../db/db.js';
 import type { ModelVersion } from '../../registry/models.js';
 import type { TrainReport } from '../../ml/training-job.js';
 import type { CliContext, IO, Progress } from '../context.js';
+import { labelProblem } from '../../orchestrator/model-label.js';
 import { createContext } from '../context.js';
 import { dateFlag, fractionFlag, intFlag, moneyFlag, numberFlag } from '../flags.js';
 import { renderPaperReport } from '../render-paper.js';
@@ -48,7 +49,7 @@ export async function ensureModel(ctx: CliContext, registryDb: Db, bar: Progress
   const [{ ModelRegistry }, training] = await Promise.all([import('../../registry/models.js'), import('../../ml/training-job.js')]);
   const registry = new ModelRegistry(registryDb, ctx.clock);
   const existing = await registry.production('alpha158-gbdt');
-  if (existing) return { model: existing, trained: null };
+  if (existing) return { model: checkLabel(existing), trained: null };
   ctx.logger.info('no production model yet: training one on the stored data');
   const { config, logger } = ctx;
   const trained = await training.runTraining({
@@ -61,8 +62,16 @@ export async function ensureModel(ctx: CliContext, registryDb: Db, bar: Progress
     progress: (stage, done, total) => bar.update(`training: ${stage}`, done, total),
   });
   const model = await registry.production('alpha158-gbdt');
-  if (!model) throw new InputError('training finished but no production model was registered (another one may have been promoted meanwhile): see `kestrel models list`');
-  return { model, trained };
+  // The gate kept it staged: trading it would trade noise, so there is nothing to paper-trade.
+  if (!model) throw new FailureError(`no production model for alpha158-gbdt: the model just trained (v${trained.model_version}) was ${trained.promotion.reason}; ${trained.promotion.next ?? ''}`.trim(), 'no_model');
+  return { model: checkLabel(model), trained };
+}
+
+/** A model whose label is not a return (e.g. abs_return, volatility) cannot be traded as one. */
+function checkLabel(m: ModelVersion): ModelVersion {
+  const problem = labelProblem({ name: m.name, version: m.version, label: m.label_kind });
+  if (problem) throw new InputError(problem, 'model_label_unusable');
+  return m;
 }
 
 /**

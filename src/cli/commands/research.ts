@@ -58,29 +58,39 @@ Examples:
   program
     .command('train')
     .description('train the GBDT on Alpha158, track the run and register the model version')
-    .option('--config <json>', 'training config (model_name, label, split, params, threads, promote)')
+    .option('--config <json>', 'training config (model_name, label, label_horizon, split, params, threads, promote, force, gate)')
     .option('--label <kind>', 'return (LABEL0) or abs_return (|LABEL0|, next-day volatility)')
     .option('--data-dir <dir>', 'data directory (default $KESTREL_DATA_DIR or ./data)')
-    .option('--promote <when>', 'never | if_none (default) | always')
+    .option('--promote <when>', 'never | if_none (default) | always — only a model that passes the promotion gate')
+    .option('--force', 'with --promote if_none|always: promote even if the model fails the promotion gate')
     .option('--json', 'one JSON object with the metrics')
     .addHelpText(
       'after',
       `
-Defaults: Qlib's LightGBM Alpha158 benchmark (learning rate 0.2, max_depth 8, num_leaves 210,
-lambda_l1 205.7, lambda_l2 580.98, feature_fraction 0.8879, bagging_fraction 0.8789, early
-stopping 50, up to 1000 rounds); split train 2015-2017, valid 2018, test 2019 onward.
+Defaults (docs/research.md has the measurements): label = the 5-day return from the next close
+(label_horizon 5), z-scored across symbols per date; small, heavily regularised trees (learning
+rate 0.05, num_leaves 4, max_depth 2, min_data_in_leaf 5000, lambda_l2 1000, feature_fraction
+0.5, bagging_fraction 0.7, early stopping 50, up to 1000 rounds); split train 2015-2017, valid
+2018, test 2019 onward. ic/rank_ic are against the label; *_next_day against the next-day
+return a daily-rebalanced book earns.
+
+Promotion gate: a model becomes production (--promote if_none|always) only if on the valid split
+its MSE beats predicting zero, IC and Rank IC are ≥ 0.01 and at most 90% of its scores are tied;
+otherwise it stays staged (exit 0) and the last line says why and what to do.
 
 Examples:
   kestrel train
-  kestrel train --label abs_return --json
-  kestrel train --config train.json   # {"params": {"num_leaves": 63}, "split": {...}}`,
+  kestrel train --label abs_return --promote never --json
+  kestrel train --promote always --force   # replace production even if the gate fails
+  kestrel train --config train.json   # {"params": {"num_leaves": 8}, "label_horizon": 1, "gate": {"min_valid_ic": 0.02}}`,
     )
-    .action(async (opts: { config?: string; label?: string; dataDir?: string; promote?: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; label?: string; dataDir?: string; promote?: string; force?: boolean; json?: boolean }) => {
       const ctx = createContext('train', io, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined }, { quiet: opts.json });
       const [{ loadTrainConfig, runTraining }, { openDb }] = await Promise.all([import('../../ml/training-job.js'), import('../../db/open.js')]);
       const config = loadTrainConfig(opts.config ? resolve(opts.config) : undefined, {
         label: opts.label as 'return' | 'abs_return' | undefined,
         promote: opts.promote as 'never' | 'if_none' | 'always' | undefined,
+        force: opts.force,
       });
       const db = await openDb(ctx.config);
       const bar = ctx.progress('train');
@@ -90,19 +100,20 @@ Examples:
         if (opts.json) ctx.json(r);
         else {
           const f = (x: number | null, d = 4) => (x === null ? '-' : x.toFixed(d));
-          ctx.out(`model ${r.model_name} v${r.model_version} (${r.model_status}), run ${r.run_id}, label ${r.label}`);
+          ctx.out(`model ${r.model_name} v${r.model_version} (${r.model_status}), run ${r.run_id}, label ${r.label} over ${r.label_horizon} day${r.label_horizon === 1 ? '' : 's'}`);
           ctx.out(`rows: train ${r.rows.train}, valid ${r.rows.valid}, test ${r.rows.test}; best iteration ${r.best_iteration}; ${r.train_seconds.toFixed(1)} s`);
           ctx.out(
             formatTable(
               [
-                { set: 'valid', mse: f(r.valid_mse), ic: f(r.valid_ic), rank_ic: f(r.valid_rank_ic), icir: f(r.valid_icir), rank_icir: f(r.valid_rank_icir) },
-                { set: 'test', mse: f(r.test_mse), ic: f(r.test_ic), rank_ic: f(r.test_rank_ic), icir: f(r.test_icir), rank_icir: f(r.test_rank_icir) },
+                { set: 'valid', mse: f(r.valid_mse), ic: f(r.valid_ic), rank_ic: f(r.valid_rank_ic), icir: f(r.valid_icir), rank_icir: f(r.valid_rank_icir), ic_next_day: f(r.valid_ic_next_day), rank_ic_next_day: f(r.valid_rank_ic_next_day) },
+                { set: 'test', mse: f(r.test_mse), ic: f(r.test_ic), rank_ic: f(r.test_rank_ic), icir: f(r.test_icir), rank_icir: f(r.test_rank_icir), ic_next_day: f(r.test_ic_next_day), rank_ic_next_day: f(r.test_rank_ic_next_day) },
               ],
               ctx.tty,
             ),
           );
-          ctx.out(`valid MSE of the zero predictor: ${f(r.valid_mse_zero)}`);
+          ctx.out(`valid MSE of the zero predictor: ${f(r.valid_mse_zero)}; tied scores: ${(r.valid_tie_share * 100).toFixed(1)}% of valid rows`);
           ctx.out(`top features: ${r.feature_importance.slice(0, 8).map((x) => x.feature).join(', ')}`);
+          ctx.out(r.promotion.next ? `${r.promotion.reason}; next: ${r.promotion.next}` : r.promotion.reason);
         }
       } finally {
         bar.stop();

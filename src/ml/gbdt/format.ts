@@ -42,6 +42,17 @@ export interface GbdtTree {
   splitGain?: Float64Array;
 }
 
+/**
+ * What the model was trained to predict (metadata, not used by inference): `kind` names the
+ * label (`return`, `abs_return`, …) so a consumer can refuse a model whose output it cannot use;
+ * `expr` is the raw label's definition and `transform` how it was processed before training.
+ */
+export interface ModelLabel {
+  kind: string;
+  expr?: string;
+  transform?: string;
+}
+
 export interface GbdtModelInit {
   nFeatures: number;
   baseScore: number;
@@ -50,6 +61,7 @@ export interface GbdtModelInit {
   featureNames?: string[];
   /** Where the model came from: 'kestrel', 'xgboost', 'lightgbm'. */
   source?: string;
+  label?: ModelLabel;
 }
 
 export interface GbdtTreeJson {
@@ -71,6 +83,8 @@ export interface GbdtModelJson {
   source: string;
   nFeatures: number;
   featureNames?: string[];
+  /** Optional (older files have none). */
+  label?: ModelLabel;
   baseScore: number;
   trees: GbdtTreeJson[];
 }

@@ -17,6 +17,7 @@ import {
   type GbdtModelJson,
   type GbdtTree,
   type GbdtTreeJson,
+  type ModelLabel,
 } from './format.js';
 
 export * from './format.js';
@@ -71,6 +72,8 @@ export class GbdtModel {
   readonly objective: string;
   readonly source: string;
   readonly featureNames?: string[];
+  /** What the model predicts, when its maker said so (see ModelLabel). */
+  readonly label?: ModelLabel;
   readonly trees: readonly GbdtTree[];
   // Flattened trees for inference. Every node of every tree, leaves included, is a slot; a leaf points to
   // itself, so a tree is evaluated in exactly `treeDepth` branch-free steps: q = kids[2q + goRight].
@@ -96,6 +99,7 @@ export class GbdtModel {
     this.objective = init.objective ?? 'l2';
     this.source = init.source ?? 'kestrel';
     if (init.featureNames) this.featureNames = [...init.featureNames];
+    if (init.label) this.label = checkLabel(init.label);
     this.trees = init.trees;
 
     let total = 0;
@@ -299,6 +303,7 @@ export class GbdtModel {
       }),
     };
     if (this.featureNames) json.featureNames = [...this.featureNames];
+    if (this.label) json.label = { ...this.label };
     return json;
   }
 
@@ -341,8 +346,27 @@ export class GbdtModel {
       objective: typeof o.objective === 'string' ? o.objective : undefined,
       source: typeof o.source === 'string' ? o.source : undefined,
       featureNames: o.featureNames as string[] | undefined,
+      label: o.label === undefined ? undefined : checkLabel(o.label),
     });
   }
+
+  /** The same trees with `label` as their metadata. */
+  withLabel(label: ModelLabel): GbdtModel {
+    return new GbdtModel({ nFeatures: this.nFeatures, baseScore: this.baseScore, trees: [...this.trees], objective: this.objective, source: this.source, featureNames: this.featureNames, label });
+  }
+}
+
+const LABEL_KIND_RE = /^[a-z][a-z0-9_]{0,31}$/;
+
+function checkLabel(v: unknown): ModelLabel {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('label must be an object { kind, expr?, transform? }');
+  const l = v as Record<string, unknown>;
+  if (typeof l.kind !== 'string' || !LABEL_KIND_RE.test(l.kind)) bad(`label.kind must be 1-32 of a-z 0-9 _ starting with a letter, got ${JSON.stringify(l.kind)}`);
+  for (const k of ['expr', 'transform'] as const) if (l[k] !== undefined && (typeof l[k] !== 'string' || l[k].length > 500)) bad(`label.${k} must be a string of at most 500 characters`);
+  const out: ModelLabel = { kind: l.kind };
+  if (typeof l.expr === 'string') out.expr = l.expr;
+  if (typeof l.transform === 'string') out.transform = l.transform;
+  return out;
 }
 
 function numbers(v: unknown, what: string, kind: 'int' | 'float' | 'threshold'): number[] {

@@ -2,10 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { SignalsRequest } from '../types.js';
 import type { RouteDeps } from './deps.js';
 import { BEARER, errors, ModelRefSchema } from './schemas.js';
+import { TIE_BREAK_RULE } from '../ranking.js';
 
 export const GENERATE_EXAMPLE = {
   as_of_date: '2020-01-10',
-  model: { name: 'alpha158-gbdt', version: 3 },
+  model: { name: 'alpha158-gbdt', version: 3, label: 'return' },
   generated_at: '2020-01-10T21:15:00.000Z',
   timezone: 'UTC',
   signals: [
@@ -16,6 +17,7 @@ export const GENERATE_EXAMPLE = {
   ],
   missing: ['TWTR'],
   cache: { hits: 3, misses: 1 },
+  ties: { symbols: 0, share: 0 },
 };
 
 export const generateSchema = {
@@ -23,7 +25,8 @@ export const generateSchema = {
   summary: 'score symbols on a date with the production model: predicted return, rank, long/short target weight',
   description:
     'Features come from the data store (last 70 adjusted bars up to as_of_date) through the Redis feature cache `features:{symbol}:{date}`. ' +
-    'Longs: ranks 1..top_n at +1/top_n each; shorts: the last bottom_n ranks at −1/bottom_n each (gross per side configurable); ties ranked by symbol. ' +
+    `Longs: ranks 1..top_n at +1/top_n each; shorts: the last bottom_n ranks at −1/bottom_n each (gross per side configurable); equal scores ranked by ${TIE_BREAK_RULE} (\`ties\` says how many symbols share a score: a high share means a weak model). ` +
+    '`model.label` is what the model predicts (`return`: the next-day return; `abs_return`: its size, i.e. volatility — not a return forecast). ' +
     'After answering, `signals.generated` is appended to the stream. ' +
     '400: malformed body; 422: bad or too recent date (`bad_date`, `date_out_of_range`), unknown symbols (`unknown_symbols`), no bars on the date (`no_data`), top_n + bottom_n above the symbols scored (`too_few_symbols`); ' +
     '503: no production model (`no_model`: run `kestrel train`) or no data (`no_data`: run `kestrel etl`).',
@@ -56,7 +59,11 @@ export const generateSchema = {
       type: 'object',
       properties: {
         as_of_date: { type: 'string' },
-        model: ModelRefSchema,
+        model: {
+          ...ModelRefSchema,
+          properties: { ...ModelRefSchema.properties, label: { type: 'string', description: 'what the model was trained to predict: return | abs_return', example: 'return' } },
+          required: ['name', 'version', 'label'],
+        },
         generated_at: { type: 'string', description: 'UTC ISO-8601' },
         timezone: { type: 'string', enum: ['UTC'] },
         signals: {
@@ -79,8 +86,14 @@ export const generateSchema = {
           properties: { hits: { type: 'integer' }, misses: { type: 'integer' } },
           required: ['hits', 'misses'],
         },
+        ties: {
+          type: 'object',
+          description: `scored symbols whose score equals another's (ranked by ${TIE_BREAK_RULE}) and their share of all scored`,
+          properties: { symbols: { type: 'integer' }, share: { type: 'number' } },
+          required: ['symbols', 'share'],
+        },
       },
-      required: ['as_of_date', 'model', 'generated_at', 'timezone', 'signals', 'missing', 'cache'],
+      required: ['as_of_date', 'model', 'generated_at', 'timezone', 'signals', 'missing', 'cache', 'ties'],
       example: GENERATE_EXAMPLE,
     },
     ...errors(400, 401, 413, 422, 503),
