@@ -112,8 +112,8 @@ The gate (docs/research.md): on the validation split the version must beat the z
 MSE and reach valid IC and Rank IC ≥ 0.01, from the metrics stored with the version.
 
 Examples:
-  kestrel models promote alpha158-gbdt 3 --reason "better test IC"
-  kestrel models promote alpha158-gbdt 4 --force --reason "weak, but the only model we have"`,
+  kestrel models promote alpha158-gbdt 2 --reason "better test IC"
+  kestrel models promote alpha158-gbdt <version> --force --reason "weak, but the only model we have"`,
     )
     .action(async (name: string, version: string, opts: { force?: boolean; reason?: string; actor?: string; json?: boolean }) => {
       const ctx = createContext('models', io, {}, { quiet: true });
@@ -159,7 +159,7 @@ old one in the same transaction.
 
 Examples:
   kestrel models archive alpha158-gbdt 1
-  kestrel models archive alpha158-gbdt 3 --force --reason "withdrawn: data error"`,
+  kestrel models archive alpha158-gbdt <version> --force --reason "withdrawn: data error"`,
     )
     .action(async (name: string, version: string, opts: { force?: boolean; reason?: string; actor?: string; json?: boolean }) => {
       const ctx = createContext('models', io, {}, { quiet: true });
