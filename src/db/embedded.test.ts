@@ -123,7 +123,8 @@ describe('one embedded database, several processes', () => {
     let db = await openDb({ varDir });
     const reg = new ModelRegistry(db, systemClock);
     await reg.register({ name: 'alpha158-gbdt', artifactPath: '/nowhere/v1' });
-    await reg.register({ name: 'alpha158-gbdt', artifactPath: '/nowhere/v2' });
+    // v2 passes the promotion gate, so the second process needs no --force.
+    await reg.register({ name: 'alpha158-gbdt', artifactPath: '/nowhere/v2', metrics: { valid_mse: 0.99, valid_mse_zero: 1, valid_ic: 0.02, valid_rank_ic: 0.02 } });
     await reg.promote('alpha158-gbdt', 1, 'test');
 
     const cli = child(['models', 'promote', 'alpha158-gbdt', '2', '--reason', 'second process'], CLI, { KESTREL_VAR_DIR: varDir });
